@@ -1,0 +1,124 @@
+"""Configuration: defaults, then KUAISU_* environment variables, then a test mapping."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run the portal."""
+
+
+def _defaults(instance: Path) -> dict[str, Any]:
+    """Return the settings a fresh checkout runs with."""
+    return {
+        "ENV_NAME": "development",
+        "DATABASE_URL": f"sqlite:///{instance / 'kuaisu.db'}",
+        "BASE_URL": "http://127.0.0.1:8000",
+        "UPLOAD_DIR": str(instance / "uploads"),
+        "BULK_DIR": str(instance / "bulk"),
+        "MAX_PHOTOS": 6,
+        "MAX_PHOTO_BYTES": 12 * 1024 * 1024,
+        # Six photos of a modern phone, plus the text; a larger body is refused early.
+        "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+        "MAX_IMAGE_PIXELS": 50_000_000,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_PUBLIC_IP": "600 per minute",
+        "RATELIMIT_SUBMIT_PHONE": "5 per hour",
+        "RATELIMIT_TRACK": "20 per minute",
+        "SESSION_IDLE_MINUTES": 30,
+        "SESSION_ABSOLUTE_HOURS": 12,
+        "LOGIN_FAILURES_PER_MINUTE": 5,
+        "DISCLOSURE_MIN_CASES": 5,
+        "SMTP_HOST": "",
+        "SMTP_PORT": 25,
+        "MAIL_FROM": "kuaisu@localhost",
+        "TRUSTED_PROXIES": 0,
+        "PHONE_SALT": "",
+        "STATION_HOTLINE": "12315",
+    }
+
+
+_INT_KEYS = {
+    "MAX_PHOTOS",
+    "MAX_PHOTO_BYTES",
+    "MAX_CONTENT_LENGTH",
+    "MAX_IMAGE_PIXELS",
+    "SESSION_IDLE_MINUTES",
+    "SESSION_ABSOLUTE_HOURS",
+    "LOGIN_FAILURES_PER_MINUTE",
+    "DISCLOSURE_MIN_CASES",
+    "SMTP_PORT",
+    "TRUSTED_PROXIES",
+}
+
+
+def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Read KUAISU_* variables, converting the numeric ones."""
+    found: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith("KUAISU_"):
+            continue
+        key = name.removeprefix("KUAISU_")
+        if key in _INT_KEYS:
+            try:
+                found[key] = int(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+        else:
+            found[key] = raw
+    return found
+
+
+def _dev_secret(instance: Path) -> str:
+    """Generate a development secret once and keep it under instance/."""
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(
+    app: Flask,
+    test_config: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """Fill app.config from defaults, the environment and the test mapping, then validate."""
+    instance = Path(app.instance_path)
+    settings = _defaults(instance)
+    settings.update(_from_environ(os.environ if environ is None else environ))
+    settings.update(test_config or {})
+    if not settings.get("SECRET_KEY"):
+        if settings["ENV_NAME"] == "production":
+            raise ConfigError(
+                "KUAISU_SECRET_KEY is not set. A production start needs a long random "
+                "secret, e.g. KUAISU_SECRET_KEY=$(python -c 'import secrets; "
+                "print(secrets.token_hex(32))')"
+            )
+        settings["SECRET_KEY"] = _dev_secret(instance)
+    if not settings["PHONE_SALT"]:
+        settings["PHONE_SALT"] = settings["SECRET_KEY"]
+    secure = settings["BASE_URL"].startswith("https://")
+    settings.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Strict",
+        REMEMBER_COOKIE_SECURE=secure,
+        WTF_CSRF_TIME_LIMIT=3600 * 4,
+        WTF_CSRF_SSL_STRICT=secure,
+        BABEL_DEFAULT_LOCALE="zh_Hans_CN",
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    settings.update({k: v for k, v in (test_config or {}).items() if k.startswith("SESSION_")})
+    app.config.update(settings)

@@ -1,0 +1,133 @@
+"""The typed declarative base, the engine and one session per app context."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, current_app, g, has_request_context, request
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention, so migrations name constraints."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store naive UTC, hand back aware UTC; refuse naive datetimes on the way in."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert an aware datetime to naive UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: Kuaisu stores UTC and needs tz-aware values")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to the stored value."""
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    """Make SQLite durable and concurrent: WAL, FULL sync, busy timeout, explicit BEGIN."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's own implicit BEGIN would hide the lock mode; we issue it ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A deferred BEGIN that later writes skips the busy handler and fails with
+        # "database is locked"; writers take the lock up front (PITFALLS: SQLite).
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str, *, pooled: bool = True) -> Engine:
+    """Create an engine for the URL with the settings each backend needs."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 10, "check_same_thread": False},
+            **({} if pooled else {"poolclass": NullPool}),
+        )
+        _sqlite_pragmas(engine)
+        return engine
+    if not pooled:
+        return create_engine(url, poolclass=NullPool)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def init_app(app: Flask) -> None:
+    """Attach the engine and a session factory to the app; close sessions on teardown."""
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["kuaisu.engine"] = engine
+    app.extensions["kuaisu.sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        session: Session | None = g.pop("db_session", None)
+        if session is not None:
+            session.rollback()
+            session.close()
+
+
+def get_engine() -> Engine:
+    """Return the engine of the current app."""
+    engine: Engine = current_app.extensions["kuaisu.engine"]
+    return engine
+
+
+def new_session(*, write: bool = False) -> Session:
+    """Open a session outside the request cycle (CLI, jobs); the caller closes it."""
+    factory: sessionmaker[Session] = current_app.extensions["kuaisu.sessionmaker"]
+    session = factory()
+    if write:
+        begin_write(session)
+    return session
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's transaction holding SQLite's write lock up front."""
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+def get_session() -> Session:
+    """Return the session of this app context; write requests begin with the write lock."""
+    if "db_session" not in g:
+        write = has_request_context() and request.method in _WRITE_METHODS
+        g.db_session = new_session(write=write)
+    session: Session = g.db_session
+    return session
+
+
+def utcnow() -> datetime:
+    """Return the current time in UTC; only request boundaries call this, services take `now`."""
+    return datetime.now(UTC)

@@ -1,0 +1,160 @@
+"""Taking a complaint in: one transaction stores the case, its photos and its first event."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.audit import append_event
+from portal.casenumbers import next_case_number, token_hash, tracking_token
+from portal.clock import Stage, stage_deadline
+from portal.models import Attachment, Complaint, Market, Merchant
+from portal.policy import policy_for, work_calendar
+from portal.storage import PhotoStore
+from portal.uploads import CleanPhoto, new_storage_key
+
+
+class IdempotencyConflictError(Exception):
+    """The form key was already used for a different submission."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What the shopper (or staff on their behalf) told us, already validated."""
+
+    kind: str
+    category: str
+    description: str
+    idempotency_key: str
+    amount_fen: int | None = None
+    wish: str | None = None
+    on_site: bool = False
+    phone: str | None = None
+    name: str | None = None
+    channel: str = "poster"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Whom the complaint is about, as resolved from the poster."""
+
+    unit_id: int
+    merchant: Merchant | None
+    market: Market | None
+    poster_code_id: int | None
+
+
+@dataclass
+class Receipt:
+    """The stored case, its token, and what happened to each photo."""
+
+    complaint: Complaint
+    token: str
+    created: bool
+    photo_problems: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _existing(session: Session, sub: Submission, target: Target) -> Complaint | None:
+    """Return the case already stored for this form key, or refuse a reused key."""
+    found = session.scalars(
+        select(Complaint).where(Complaint.idempotency_key == sub.idempotency_key)
+    ).first()
+    if found is not None and (found.phone != sub.phone or found.poster_code_id != target.poster_code_id):
+        raise IdempotencyConflictError(sub.idempotency_key)
+    return found
+
+
+def _first_stage(sub: Submission) -> tuple[Stage, str]:
+    """A report skips mediation and goes straight to the regulator's verify clock."""
+    if sub.kind == "report":
+        return Stage.VERIFY, "regulator"
+    return Stage.RESPOND, "merchant"
+
+
+def submit(
+    session: Session,
+    sub: Submission,
+    target: Target,
+    *,
+    photos: Sequence[tuple[int, CleanPhoto]],
+    store: PhotoStore,
+    now: datetime,
+    secret: str,
+    salt: str,
+    refused: Sequence[tuple[int, str]] = (),
+) -> Receipt:
+    """Store a complaint, its photos and its first event; a retried form returns the same case."""
+    token = tracking_token(secret, sub.idempotency_key)
+    found = _existing(session, sub, target)
+    if found is not None:
+        return Receipt(found, token, created=False)
+    stage, rung = _first_stage(sub)
+    policy = policy_for(session, unit_id=target.unit_id, market=target.market)
+    deadline = stage_deadline(stage, now, policy, work_calendar(session))
+    complaint = Complaint(
+        case_number=next_case_number(session, now),
+        tracking_hash=token_hash(token),
+        idempotency_key=sub.idempotency_key,
+        channel=sub.channel,
+        kind=sub.kind,
+        category=sub.category,
+        description=sub.description,
+        amount_fen=sub.amount_fen,
+        wish=sub.wish,
+        on_site=sub.on_site,
+        phone=sub.phone,
+        phone_last4=sub.phone[-4:] if sub.phone else None,
+        name=sub.name,
+        merchant_id=target.merchant.id if target.merchant else None,
+        market_id=target.market.id if target.market else None,
+        unit_id=target.unit_id,
+        poster_code_id=target.poster_code_id,
+        status="new",
+        rung=rung if target.merchant or rung == "regulator" else "station",
+        stage=stage.value,
+        stage_started_at=now,
+        stage_due_at=deadline.due,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(complaint)
+    session.flush()
+    receipt = Receipt(complaint, token, created=True, photo_problems=list(refused))
+    attach_photos(session, complaint, photos, store, now, receipt)
+    append_event(
+        session, complaint, "submitted", now=now, salt=salt, actor_role="shopper", public=True,
+        data={"kind": sub.kind, "category": sub.category, "channel": sub.channel,
+              "photos": len(photos) + len(refused) - len(receipt.photo_problems),
+              "on_site": sub.on_site},
+    )
+    for index, reason in receipt.photo_problems:
+        append_event(session, complaint, "photo_not_stored", now=now, salt=salt,
+                     actor_role="system", public=True, data={"photo": index, "reason": reason})
+    return receipt
+
+
+def attach_photos(
+    session: Session,
+    complaint: Complaint,
+    photos: Sequence[tuple[int, CleanPhoto]],
+    store: PhotoStore,
+    now: datetime,
+    receipt: Receipt,
+) -> None:
+    """Write each clean photo; a failing disk drops that photo, with the fact recorded."""
+    for index, photo in photos:
+        key = new_storage_key()
+        try:
+            store.put(key, photo.data)
+        except OSError:
+            receipt.photo_problems.append((index, "storage"))
+            continue
+        session.add(Attachment(
+            complaint_id=complaint.id, storage_key=key, status="ready", width=photo.width,
+            height=photo.height, size_bytes=len(photo.data), sha256=photo.sha256, created_at=now,
+        ))
+    session.flush()

@@ -1,0 +1,47 @@
+"""Alembic driven from Python, so `kuaisu db upgrade` needs no alembic.ini."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class SchemaMismatchError(RuntimeError):
+    """The database is not at the migration head the code expects."""
+
+
+def alembic_config(url: str) -> Config:
+    """Build an Alembic config pointing at migrations/ and the given database."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database to a revision, each migration in its own transaction."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Migrate the database down to a revision."""
+    command.downgrade(alembic_config(url), revision)
+
+
+def check_at_head(engine: Engine, url: str) -> None:
+    """Refuse to serve on a database that is not at the head revision."""
+    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    if current != heads:
+        raise SchemaMismatchError(
+            f"The database schema is at {sorted(current) or 'nothing'} but this code needs "
+            f"{sorted(heads)}. Run `kuaisu db upgrade` first."
+        )

@@ -1,0 +1,23 @@
+"""Every table of Kuaisu, importable from one place."""
+
+from portal.models.cases import Attachment, CaseCounter, Complaint, Event
+from portal.models.ops import CalendarDay, Delivery, NotificationChannel, PosterJob, StageCard
+from portal.models.org import Market, Merchant, PosterCode, RegulatorUnit
+from portal.models.staff import User
+
+__all__ = [
+    "Attachment",
+    "CalendarDay",
+    "CaseCounter",
+    "Complaint",
+    "Delivery",
+    "Event",
+    "Market",
+    "Merchant",
+    "NotificationChannel",
+    "PosterCode",
+    "PosterJob",
+    "RegulatorUnit",
+    "StageCard",
+    "User",
+]

@@ -1,0 +1,89 @@
+"""The shopper's receipt and tracking page, and the lookup by case number."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from portal.db import get_session, utcnow
+from portal.followup import add_information
+from portal.forms import FollowUpForm, TrackForm
+from portal.lookup import find_by_token, lookup_case, public_timeline
+from portal.photo_intake import clean_photos, photo_store
+from portal.security import limiter
+from portal.status import case_status
+
+bp = Blueprint("tracking", __name__)
+
+
+def _track_limit() -> str:
+    return str(current_app.config["RATELIMIT_TRACK"])
+
+
+@bp.get("/t/<token>")
+def case_page(token: str) -> str:
+    """Show status, the public timeline and the running clock to the token holder."""
+    complaint = find_by_token(get_session(), token)
+    if complaint is None:
+        abort(404)
+    now = utcnow()
+    return render_template(
+        "public/track.html", complaint=complaint, token=token, now=now,
+        status=case_status(complaint, now), events=public_timeline(complaint),
+        form=FollowUpForm(), new=request.args.get("new") == "1",
+    )
+
+
+@bp.post("/t/<token>/info")
+@limiter.limit(_track_limit)
+def add_info(token: str) -> Response | tuple[str, int]:
+    """Add the shopper's extra information and photos to the case."""
+    form = FollowUpForm()
+    valid = form.validate_on_submit()
+    clean, refused = clean_photos(form.photos.data) if valid else ([], [])
+    session = get_session()
+    complaint = find_by_token(session, token)
+    if complaint is None:
+        abort(404)
+    if not valid:
+        now = utcnow()
+        page = render_template(
+            "public/track.html", complaint=complaint, token=token, now=now,
+            status=case_status(complaint, now), events=public_timeline(complaint), form=form,
+        )
+        return page, 400
+    add_information(
+        session, complaint, form.message.data or "", photos=clean, refused=refused,
+        store=photo_store(), now=utcnow(), salt=current_app.config["PHONE_SALT"],
+    )
+    session.commit()
+    return redirect(url_for("tracking.case_page", token=token) + "#timeline", code=303)
+
+
+@bp.get("/t/<token>/photos/<int:photo_id>")
+def photo(token: str, photo_id: int) -> Response:
+    """Serve one of the case's photos to the holder of its token."""
+    complaint = find_by_token(get_session(), token)
+    match = [a for a in complaint.attachments if a.id == photo_id] if complaint else []
+    if not match or match[0].status != "ready":
+        abort(404)
+    data = photo_store().get(match[0].storage_key)
+    return Response(data, mimetype="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+
+@bp.route("/track", methods=["GET", "POST"])
+@limiter.limit(_track_limit, methods=["POST"])
+def track() -> Response | str | tuple[str, int]:
+    """Find a case by its number and the phone's last four digits; one answer for any miss."""
+    form = TrackForm()
+    if not form.validate_on_submit():
+        return render_template("public/lookup.html", form=form), 400 if form.is_submitted() else 200
+    token = lookup_case(
+        get_session(), form.case_number.data or "", form.last4.data or "",
+        secrets=[current_app.config["SECRET_KEY"], *current_app.config.get("SECRET_KEY_FALLBACKS", [])],
+    )
+    if token is None:
+        form.form_errors.append(_("No case matches this number and these digits."))
+        return render_template("public/lookup.html", form=form), 404
+    return redirect(url_for("tracking.case_page", token=token), code=303)
