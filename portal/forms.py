@@ -17,6 +17,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from portal.categories import CATEGORIES
@@ -53,8 +54,8 @@ class ComplaintForm(FlaskForm):
     kind = RadioField(
         _l("What do you want?"),
         choices=[
-            ("complaint", _l("Complaint: I want it settled")),
-            ("report", _l("Report: point out a violation (may be anonymous)")),
+            SelectChoice("complaint", _l("Complaint: I want it settled")),
+            SelectChoice("report", _l("Report: point out a violation (may be anonymous)")),
         ],
         default="complaint",
         validators=[InputRequired(_l("Choose complaint or report."))],
@@ -70,7 +71,8 @@ class ComplaintForm(FlaskForm):
     amount = StringField(_l("Amount involved (yuan, optional)"), validators=[Length(max=20)])
     wish = SelectField(
         _l("What would you like? (optional)"),
-        choices=[("", _l("Not sure")), *WISHES.items()],
+        choices=[SelectChoice("", _l("Not sure"))]
+        + [SelectChoice(code, label) for code, label in WISHES.items()],
         validators=[Optional()],
     )
     on_site = BooleanField(_l("I am at the shop now"))
@@ -85,7 +87,9 @@ class ComplaintForm(FlaskForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.category.choices = [(code, label) for code, (_zh, label) in CATEGORIES.items()]
+        self.category.choices = [
+            SelectChoice(code, label) for code, (_zh, label) in CATEGORIES.items()
+        ]
         if not self.idem.data:
             self.idem.data = secrets.token_urlsafe(24)
 
