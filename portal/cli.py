@@ -77,3 +77,14 @@ def _register_translate() -> None:
 
 
 _register_translate()
+
+
+def _register_ops() -> None:
+    """Attach `kuaisu backup` and `kuaisu restore`."""
+    from portal.ops_cli import backup_command, restore_command
+
+    cli.add_command(backup_command)
+    cli.add_command(restore_command)
+
+
+_register_ops()

@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+
+import portal.models  # noqa: F401  (fills the metadata the check compares against)
+from portal.db import Base
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -44,4 +48,11 @@ def check_at_head(engine: Engine, url: str) -> None:
         raise SchemaMismatchError(
             f"The database schema is at {sorted(current) or 'nothing'} but this code needs "
             f"{sorted(heads)}. Run `kuaisu db upgrade` first."
+        )
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    if diff:
+        raise SchemaMismatchError(
+            f"The database schema does not match the models ({len(diff)} differences, first: "
+            f"{diff[0]!r}). Restore a backup or run `kuaisu db upgrade`."
         )
