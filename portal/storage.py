@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 
 class PhotoStore(Protocol):
@@ -18,6 +20,15 @@ class PhotoStore(Protocol):
         """Return the bytes stored under the key."""
 
 
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}(\.[a-z0-9]{1,5})?")
+
+
+def check_key(key: str) -> None:
+    """Refuse anything that is not a plain server-made name, whatever the backend."""
+    if not _KEY.fullmatch(key):
+        raise ValueError("bad storage key")
+
+
 class LocalStore:
     """Files under a directory outside any static folder, written atomically."""
 
@@ -25,9 +36,8 @@ class LocalStore:
         self.root = Path(root)
 
     def _path(self, key: str) -> Path:
-        """Map a key to a path, refusing anything that is not a plain server-made name."""
-        if not key.replace("-", "").replace(".", "").isalnum() or key.startswith("."):
-            raise ValueError("bad storage key")
+        """Map a key to a path under the root, two hex characters deep."""
+        check_key(key)
         return self.root / key[:2] / key
 
     def put(self, key: str, data: bytes) -> None:
@@ -48,3 +58,41 @@ class LocalStore:
     def get(self, key: str) -> bytes:
         """Read the stored bytes."""
         return self._path(key).read_bytes()
+
+
+class S3Store:
+    """Photos in S3-compatible object storage, shared by every app host."""
+
+    def __init__(self, bucket: str, *, endpoint_url: str | None = None,
+                 region: str = "us-east-1", prefix: str = "photos/") -> None:
+        import boto3  # only hosts configured for S3 need it
+
+        self.bucket = bucket
+        self.prefix = prefix
+        self.client = boto3.client("s3", endpoint_url=endpoint_url or None, region_name=region)
+
+    def put(self, key: str, data: bytes) -> None:
+        """Upload the bytes; S3 makes the object visible only once it is complete."""
+        check_key(key)
+        self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data,
+                               ContentType="image/jpeg")
+
+    def get(self, key: str) -> bytes:
+        """Download the bytes stored under the key."""
+        body = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"]
+        data: bytes = body.read()
+        return data
+
+
+def store_from_config(config: Mapping[str, Any]) -> PhotoStore:
+    """Build the store the configuration names: local (default) or s3."""
+    kind = str(config.get("STORAGE", "local")).lower()
+    if kind == "s3":
+        bucket = config.get("S3_BUCKET")
+        if not bucket:
+            raise ValueError("KUAISU_STORAGE=s3 needs KUAISU_S3_BUCKET")
+        return S3Store(str(bucket), endpoint_url=config.get("S3_ENDPOINT_URL"),
+                       region=str(config.get("S3_REGION", "us-east-1")))
+    if kind != "local":
+        raise ValueError(f"unknown KUAISU_STORAGE {kind!r}: use local or s3")
+    return LocalStore(config["UPLOAD_DIR"])
