@@ -42,10 +42,12 @@ def _defaults(instance: Path) -> dict[str, Any]:
         "TRUSTED_PROXIES": 0,
         "PHONE_SALT": "",
         "STATION_HOTLINE": "12315",
+        "DB_LOCK_TIMEOUT_MS": 10_000,
     }
 
 
 _INT_KEYS = {
+    "DB_LOCK_TIMEOUT_MS",
     "MAX_PHOTOS",
     "MAX_PHOTO_BYTES",
     "MAX_CONTENT_LENGTH",

@@ -48,7 +48,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-def _sqlite_pragmas(engine: Engine) -> None:
+def _sqlite_pragmas(engine: Engine, lock_timeout_ms: int) -> None:
     """Make SQLite durable and concurrent: WAL, FULL sync, busy timeout, explicit BEGIN."""
 
     @event.listens_for(engine, "connect")
@@ -58,7 +58,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={int(lock_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -70,24 +70,27 @@ def _sqlite_pragmas(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_engine(url: str, *, pooled: bool = True) -> Engine:
+def make_engine(url: str, *, pooled: bool = True, lock_timeout_ms: int = 10_000) -> Engine:
     """Create an engine for the URL with the settings each backend needs."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
-            connect_args={"timeout": 10, "check_same_thread": False},
+            connect_args={"timeout": lock_timeout_ms / 1000, "check_same_thread": False},
             **({} if pooled else {"poolclass": NullPool}),
         )
-        _sqlite_pragmas(engine)
+        _sqlite_pragmas(engine, lock_timeout_ms)
         return engine
+    # A request waiting on a lock longer than this gives up with a 503, not a hung worker.
+    args = {"options": f"-c lock_timeout={int(lock_timeout_ms)}", "connect_timeout": 5}
     if not pooled:
-        return create_engine(url, poolclass=NullPool)
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        return create_engine(url, poolclass=NullPool, connect_args=args)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=args)
 
 
 def init_app(app: Flask) -> None:
     """Attach the engine and a session factory to the app; close sessions on teardown."""
-    engine = make_engine(app.config["DATABASE_URL"])
+    engine = make_engine(app.config["DATABASE_URL"],
+                         lock_timeout_ms=int(app.config.get("DB_LOCK_TIMEOUT_MS", 10_000)))
     app.extensions["kuaisu.engine"] = engine
     app.extensions["kuaisu.sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
 
