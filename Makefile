@@ -7,6 +7,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 RUN_PKGS := fonts-wqy-microhei
 TEST_PKGS := chromium postgresql fonts-wqy-microhei redis-server
+# Workers (re)start in milliseconds only with cached bytecode; some shells disable it.
+export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: run test venv deps-run deps-test lint test-sqlite test-postgres serve clean
 
@@ -16,7 +18,7 @@ run: deps-run
 	$(BIN)/kuaisu demo
 	@echo "Kuaisu is serving on http://$(HOST):$(PORT)/  (back office: http://$(HOST):$(PORT)/office/)"
 	@bash .ci/sweep-loop.sh $(BIN)/kuaisu & \
-	  exec $(BIN)/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - \
+	  exec $(BIN)/gunicorn --preload --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - \
 	  --access-logformat '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss' wsgi:app
 
 test: deps-test lint test-sqlite test-postgres
@@ -30,11 +32,13 @@ deps-run: venv
 	@bash .ci/apt.sh $(RUN_PKGS)
 	@if command -v uv >/dev/null 2>&1; then uv pip install -q -p $(BIN)/python -e .; \
 	  else $(BIN)/pip install -q -e .; fi
+	$(BIN)/python -m compileall -q -j 0 portal merchants qr $(VENV)/lib >/dev/null || true
 
 deps-test: venv
 	@bash .ci/apt.sh $(TEST_PKGS)
 	@if command -v uv >/dev/null 2>&1; then uv pip install -q -p $(BIN)/python -e '.[test]'; \
 	  else $(BIN)/pip install -q -e '.[test]'; fi
+	$(BIN)/python -m compileall -q -j 0 portal merchants qr tests bench $(VENV)/lib >/dev/null || true
 	$(BIN)/kuaisu translate compile
 
 lint:

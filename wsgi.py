@@ -7,3 +7,5 @@ from portal.migrate import check_at_head
 app = create_app()
 with app.app_context():
     check_at_head(get_engine(), app.config["DATABASE_URL"])
+    # With --preload the master imports this; forked workers must not share its connections.
+    get_engine().dispose()

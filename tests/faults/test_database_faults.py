@@ -13,8 +13,15 @@ from sqlalchemy import create_engine, func, select, text
 from portal.models import Complaint
 from tests.factories import Factory
 
-FORM = {"kind": "complaint", "category": "quality", "description": "瓷砖有裂纹，商家拒绝退换。",
-        "phone": "13800138000", "consent": "y", "name": "王阿姨", "amount": "88"}
+FORM = {
+    "kind": "complaint",
+    "category": "quality",
+    "description": "瓷砖有裂纹，商家拒绝退换。",
+    "phone": "13800138000",
+    "consent": "y",
+    "name": "王阿姨",
+    "amount": "88",
+}
 
 
 def _hold_write_lock(url: str, locked: threading.Event, release: threading.Event) -> None:
@@ -43,8 +50,7 @@ def test_locked_database_gives_503_keeping_input_and_retry_stores_once(
     code = factory.poster_of(factory.make_merchant()).code
     data = {**FORM, "idem": "retry-key-0123456789abcdef"}
     locked, release = threading.Event(), threading.Event()
-    holder = threading.Thread(target=_hold_write_lock,
-                              args=(app_config["DATABASE_URL"], locked, release))
+    holder = threading.Thread(target=_hold_write_lock, args=(app_config["DATABASE_URL"], locked, release))
     holder.start()
     assert locked.wait(timeout=30)
     try:
