@@ -106,6 +106,10 @@ def load_config(
                 "print(secrets.token_hex(32))')"
             )
         settings["SECRET_KEY"] = _dev_secret(instance)
+    fallbacks = settings.get("SECRET_KEY_FALLBACKS")
+    if isinstance(fallbacks, str):
+        # Old keys keep earlier receipt links findable by /track after a rotation.
+        settings["SECRET_KEY_FALLBACKS"] = [k.strip() for k in fallbacks.split(",") if k.strip()]
     if not settings["PHONE_SALT"]:
         settings["PHONE_SALT"] = settings["SECRET_KEY"]
     secure = settings["BASE_URL"].startswith("https://")
