@@ -1,4 +1,8 @@
 #!/usr/bin/env bash
-# Run the clock sweep every minute beside `make run`, so the demo escalates without cron.
+# Beside `make run`: every minute run the clock sweep, retry notifications and take queued
+# poster jobs, so the demo escalates and notifies without cron.
 KUAISU=${1:-kuaisu}
-while sleep 60; do "$KUAISU" sla sweep >/dev/null 2>&1 || true; done
+while sleep 60; do
+  "$KUAISU" sla sweep >/dev/null 2>&1 || true
+  "$KUAISU" notify send >/dev/null 2>&1 || true
+done
