@@ -5,4 +5,5 @@ KUAISU=${1:-kuaisu}
 while sleep 60; do
   "$KUAISU" sla sweep >/dev/null 2>&1 || true
   "$KUAISU" notify send >/dev/null 2>&1 || true
+  "$KUAISU" posters work >/dev/null 2>&1 || true
 done

@@ -9,7 +9,8 @@ from flask import abort, g
 from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
-from portal.models import Complaint, Market, Merchant, PosterCode, RegulatorUnit, User
+from portal.models import Complaint, Market, Merchant, PosterCode, PosterJob, RegulatorUnit, User
+from portal.posters import BulkScope
 
 F = TypeVar("F", bound=Callable[..., Any])
 ALL_ROLES = ("merchant", "station", "regulator", "admin")
@@ -140,3 +141,118 @@ def get_poster_or_404(session: Session, user: User, code: str) -> PosterCode:
 def can_reveal_phone(user: User) -> bool:
     """Station, regulator and admin users may reveal a number; merchants see it masked."""
     return user.role in ("station", "regulator", "admin")
+
+
+def scope_units(session: Session, user: User) -> list[int] | None:
+    """Return the units whose cases make up the scope, when that is more than one board range.
+
+    A merchant's, a market's or one unit's cases are one range of ix_complaint_*_board and are
+    read newest first directly. A regulator's subtree (or the admin's everything) is one range
+    per unit, which the board walks unit by unit (merchants/boardquery.py).
+    """
+    if user.role == "admin":
+        return list(session.scalars(select(RegulatorUnit.id)))
+    if user.role == "regulator" and user.unit_id is not None:
+        units = unit_subtree(session, user.unit_id)
+        return units if len(units) > 1 else None
+    return None
+
+
+def current_staff() -> User:
+    """Return the signed-in staff account; the guard has already refused anyone else."""
+    from flask_login import current_user
+
+    user = current_user._get_current_object()  # the real User, not the werkzeug proxy
+    if not isinstance(user, User):
+        abort(404)
+    return user
+
+
+ANONYMOUS = "anonymous"  # the marker public() sets
+BACKGROUND_ATTR = "kuaisu_background"
+
+
+def background(view: F) -> F:
+    """Mark a polling view: it needs login but does not count as activity for the idle timeout."""
+    setattr(view, BACKGROUND_ATTR, True)
+    return view
+
+
+def declared_roles(view: Callable[..., Any] | None) -> frozenset[str] | None:
+    """Return the roles a view declared with roles() or public(), or None if it declared none."""
+    found = getattr(view, ROLE_ATTR, None)
+    return found if isinstance(found, frozenset) and found else None
+
+
+def user_scope(session: Session, user: User) -> ColumnElement[bool]:
+    """Return the WHERE clause for the accounts this user may manage (the people below them)."""
+    if user.role == "admin":
+        return true()
+    if user.role == "station":
+        shops = select(Merchant.id).where(Merchant.market_id == user.market_id)
+        return (User.role == "merchant") & User.merchant_id.in_(shops)
+    if user.role == "regulator" and user.unit_id is not None:
+        subtree = unit_subtree(session, user.unit_id)
+        beneath = [unit for unit in subtree if unit != user.unit_id]
+        shops = select(Merchant.id).where(Merchant.unit_id.in_(subtree))
+        markets = select(Market.id).where(Market.unit_id.in_(subtree))
+        return (
+            ((User.role == "merchant") & User.merchant_id.in_(shops))
+            | ((User.role == "station") & User.market_id.in_(markets))
+            | ((User.role == "regulator") & User.unit_id.in_(beneath))
+        )
+    return User.id.is_(None)
+
+
+def get_user_or_404(session: Session, user: User, user_id: int) -> User:
+    """Return an account the user may manage; anything else is a 404."""
+    account = session.scalars(select(User).where(User.id == user_id, user_scope(session, user))).first()
+    if account is None:
+        abort(404)
+    return account
+
+
+def bulk_scope_or_404(session: Session, user: User, choice: str) -> BulkScope:
+    """Turn a bulk-print choice ("all", "unit:ID", "market:ID") into a scope the user may print."""
+    kind, _, raw = choice.partition(":")
+    if kind == "market" and raw.isdigit():
+        return BulkScope("market", (get_market_or_404(session, user, int(raw)).id,))
+    if kind == "unit" and raw.isdigit() and user.role in ("regulator", "admin"):
+        unit_id = int(raw)
+        inside = (
+            unit_id in unit_subtree(session, user.unit_id)
+            if user.role == "regulator" and user.unit_id is not None
+            else user.role == "admin"
+        )
+        if not inside or session.get(RegulatorUnit, unit_id) is None:
+            abort(404)
+        return BulkScope("unit", tuple(unit_subtree(session, unit_id)))
+    if kind == "all" and user.role == "admin":
+        return BulkScope("all")
+    if kind == "all" and user.role == "regulator" and user.unit_id is not None:
+        return BulkScope("unit", tuple(unit_subtree(session, user.unit_id)))
+    if kind == "all" and user.role == "station" and user.market_id is not None:
+        return BulkScope("market", (user.market_id,))
+    abort(404)
+
+
+def get_poster_job_or_404(session: Session, user: User, token: str) -> PosterJob:
+    """Return a bulk poster job its requester, or anyone whose scope covers it, may see."""
+    job = session.scalars(select(PosterJob).where(PosterJob.token == token)).first()
+    if job is None:
+        abort(404)
+    if job.requested_by_id == user.id or user.role == "admin":
+        return job
+    scope = BulkScope.from_json(job.scope)
+    if scope.kind == "market" and scope.ids:
+        get_market_or_404(session, user, scope.ids[0])
+        return job
+    if (
+        scope.kind == "unit"
+        and scope.ids
+        and user.role == "regulator"
+        and user.unit_id is not None
+        and scope.ids[0] in unit_subtree(session, user.unit_id)
+    ):
+        return job
+    abort(404)

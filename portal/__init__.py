@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Kuaisu app: config, database, i18n, security, blueprints, errors."""
-    from portal import db, errors, i18n, security
+    from portal import db, errors, i18n, notify, security
     from portal.config import load_config
 
     app = Flask(
@@ -30,6 +31,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
     db.init_app(app)
+    notify.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)
@@ -47,4 +49,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(public_bp)
     app.register_blueprint(tracking_bp)
+    app.register_blueprint(import_module("portal.shopper_actions").bp)
+    app.register_blueprint(import_module("portal.filing_views").bp)
+    app.register_blueprint(import_module("portal.disclosure_views").bp)
+    app.register_blueprint(import_module("portal.open311_views").bp)
     register_office(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,11 @@ from sqlalchemy.orm import Session
 from portal.models import Complaint, Event
 
 GENESIS = "0" * 64
+
+EventListener = Callable[[Session, Complaint, Event, datetime], None]
+# Called inside the caller's transaction after each event (e.g. the notification outbox),
+# so whatever they add commits or rolls back together with the event.
+EVENT_LISTENERS: list[EventListener] = []
 
 
 def _digest(text: str | None, salt: str) -> str | None:
@@ -81,6 +87,8 @@ def append_event(
     event.hash = chain_hash(prev, event, salt)
     session.add(event)
     session.flush()
+    for listener in EVENT_LISTENERS:
+        listener(session, complaint, event, now)
     return event
 
 

@@ -7,22 +7,24 @@ import hashlib
 import hmac
 from datetime import datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from portal.i18n import SHANGHAI
-from portal.models import CaseCounter
+
+# One statement for SQLite and PostgreSQL: an upsert that hands back the day's new number,
+# race-free because the row is locked by the writing transaction. Plain SQL, built once: it
+# runs while the write lock is held.
+_NEXT_NUMBER = text(
+    "INSERT INTO case_counter (day, last) VALUES (:day, 1) "
+    "ON CONFLICT (day) DO UPDATE SET last = case_counter.last + 1 RETURNING last"
+)
 
 
 def next_case_number(session: Session, now: datetime) -> str:
     """Return KS<yyyymmdd>-<n>, numbered per Shanghai day, race-free on both databases."""
     day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    upsert = insert(CaseCounter).values(day=day, last=1)
-    stmt = upsert.on_conflict_do_update(
-        index_elements=[CaseCounter.day], set_={"last": CaseCounter.last + 1}
-    ).returning(CaseCounter.last)
-    number: int = session.execute(stmt).scalar_one()
+    number: int = session.execute(_NEXT_NUMBER, {"day": day}).scalar_one()
     return f"KS{day}-{number:04d}"
 
 
@@ -35,5 +37,3 @@ def tracking_token(secret: str, idempotency_key: str) -> str:
 def token_hash(token: str) -> str:
     """Return what the database keeps of a token, so a leaked table opens no case."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-

@@ -88,3 +88,55 @@ def _register_ops() -> None:
 
 
 _register_ops()
+
+
+def _register_notify() -> None:
+    """Attach `kuaisu notify`."""
+    from portal.notify_cli import notify
+
+    cli.add_command(notify)
+
+
+_register_notify()
+
+
+def _register_posters() -> None:
+    """Attach `kuaisu posters` and `kuaisu merchants import|revoke`."""
+    from portal.posters_cli import register
+
+    register(cli, merchants)
+
+
+_register_posters()
+
+
+def _register_users() -> None:
+    """Attach `kuaisu users`."""
+    from portal.users_cli import users
+
+    cli.add_command(users)
+
+
+_register_users()
+
+
+def _register_sla() -> None:
+    """Attach `kuaisu sla`, `kuaisu audit` and `kuaisu calendar`."""
+    from portal.sla_cli import audit, calendar, sla
+
+    for group in (sla, audit, calendar):
+        cli.add_command(group)
+
+
+_register_sla()
+
+
+def _register_insight() -> None:
+    """Attach `kuaisu report` and `kuaisu apikeys`."""
+    from portal.insight_cli import apikeys, report
+
+    cli.add_command(report)
+    cli.add_command(apikeys)
+
+
+_register_insight()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -75,6 +75,7 @@ def make_engine(url: str, *, pooled: bool = True, lock_timeout_ms: int = 10_000)
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
+            hide_parameters=True,  # bound values hold phones; never in logs, even with echo
             connect_args={"timeout": lock_timeout_ms / 1000, "check_same_thread": False},
             **({} if pooled else {"poolclass": NullPool}),
         )
@@ -83,8 +84,9 @@ def make_engine(url: str, *, pooled: bool = True, lock_timeout_ms: int = 10_000)
     # A request waiting on a lock longer than this gives up with a 503, not a hung worker.
     args = {"options": f"-c lock_timeout={int(lock_timeout_ms)}", "connect_timeout": 5}
     if not pooled:
-        return create_engine(url, poolclass=NullPool, connect_args=args)
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=args)
+        return create_engine(url, poolclass=NullPool, connect_args=args, hide_parameters=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=args,
+                         hide_parameters=True)
 
 
 def init_app(app: Flask) -> None:
@@ -133,4 +135,8 @@ def get_session() -> Session:
 
 def utcnow() -> datetime:
     """Return the current time in UTC; only request boundaries call this, services take `now`."""
+    # Only under TESTING may a test pin "now" for the pages (e.g. sweep later, then look).
+    if has_app_context() and current_app.testing and current_app.config.get("KUAISU_FIXED_NOW"):
+        fixed: datetime = current_app.config["KUAISU_FIXED_NOW"]
+        return fixed
     return datetime.now(UTC)

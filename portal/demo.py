@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import click
 from sqlalchemy import select
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from portal.creditcode import check_character
 from portal.db import utcnow
 from portal.directory import poster_listing
-from portal.models import Market, Merchant, RegulatorUnit
+from portal.models import Market, Merchant, RegulatorUnit, User
 from portal.register import add_merchant, issue_poster_code
 
 UNITS = (
@@ -38,6 +39,15 @@ MERCHANTS = (
     ("安康医疗器械", "device", None, "长治市潞州区英雄南路56号", "13935501210", True),
     ("上党汽车美容", "car", None, "长治市潞州区英雄南路318号", "13935501211", False),
     ("太行山居酒店", "general", None, "长治市潞州区英雄南路9号", "13935501212", True),
+)
+# One account per role; the password is printed by `kuaisu demo`, so demo data only.
+DEMO_PASSWORD = "kuaisu-demo-2026"  # noqa: S105  (printed on purpose for the demo)
+# (username, role, display name, name of the merchant / market / unit it belongs to)
+DEMO_ACCOUNTS = (
+    ("zhangji", "merchant", "张记瓷砖 店员", "张记瓷砖"),
+    ("wanbo", "station", "万博维权站 值班员", "万博装饰市场"),
+    ("yingxiong", "regulator", "英雄南路所 监管员", "英雄南路市场监管所"),
+    ("admin", "admin", "系统管理员", None),
 )
 
 
@@ -99,13 +109,63 @@ def load_demo(session: Session, base_url: str) -> DemoSummary:
                      credit_code=code, unit_id=office.id, market=market,
                      signed_commitment=signed, now=now)
         summary.created.append(name)
+    summary.created.extend(_demo_accounts(session, now))
     return summary
 
 
+def _demo_scope(session: Session, role: str, place: str | None) -> dict[str, int | None]:
+    """Return the merchant, market or unit id a demo account belongs to."""
+    if role == "merchant":
+        return {"merchant_id": session.scalar(select(Merchant.id).where(Merchant.name == place))}
+    if role == "station":
+        return {"market_id": session.scalar(select(Market.id).where(Market.name == place))}
+    if role == "regulator":
+        return {"unit_id": session.scalar(select(RegulatorUnit.id).where(RegulatorUnit.name == place))}
+    return {}
+
+
+def _demo_accounts(session: Session, now: datetime) -> list[str]:
+    """Open the demo accounts that do not exist yet; station and up get a two-factor key."""
+    from merchants.accounts import NewAccount, create_user
+    from merchants.twofactor import issue_secret, needs_totp
+
+    created = []
+    for username, role, display_name, place in DEMO_ACCOUNTS:
+        if session.scalars(select(User.id).where(User.username == username)).first():
+            continue
+        scope = _demo_scope(session, role, place)
+        user = create_user(session, NewAccount(
+            username=username, role=role, password=DEMO_PASSWORD, display_name=display_name,
+            merchant_id=scope.get("merchant_id"), market_id=scope.get("market_id"),
+            unit_id=scope.get("unit_id"),
+        ), creator=None, now=now)
+        if needs_totp(user):
+            issue_secret(session, user)
+        created.append(username)
+    return created
+
+
+def _print_logins(session: Session, base_url: str) -> None:
+    """Print each demo login, with the two-factor key an authenticator app needs."""
+    from merchants.twofactor import otpauth_uri
+
+    click.echo(f"logins at {base_url.rstrip('/')}/office/login "
+               f"(password {DEMO_PASSWORD} unless changed):")
+    for username, role, _display, place in DEMO_ACCOUNTS:
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            continue
+        click.echo(f"  {username:10} {role:9} {place or 'everything'}")
+        if user.totp_secret:
+            click.echo(f"             two-factor key {user.totp_secret}")
+            click.echo(f"             {otpauth_uri(username, user.totp_secret)}")
+
+
 def print_demo(session: Session, summary: DemoSummary, base_url: str) -> None:
-    """Print the poster URLs (and, once accounts exist, the demo logins)."""
+    """Print the poster URLs and the demo logins."""
     click.echo(f"demo data: {len(summary.created)} records created"
                + (" (already loaded)" if not summary.created else ""))
     click.echo("posters:")
     for row in poster_listing(session, base_url):
         click.echo(f"  {row['poster_url']}  {row['name']}")
+    _print_logins(session, base_url)

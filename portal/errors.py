@@ -12,8 +12,19 @@ from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("kuaisu")
 
-_KEPT_FIELDS = ("kind", "category", "description", "amount", "wish", "on_site", "phone",
-                "name", "consent", "idem", "shop")
+_KEPT_FIELDS = (
+    "kind",
+    "category",
+    "description",
+    "amount",
+    "wish",
+    "on_site",
+    "phone",
+    "name",
+    "consent",
+    "idem",
+    "shop",
+)
 
 
 def _kept_form() -> dict[str, str]:
@@ -31,7 +42,10 @@ def _rollback() -> None:
 def _retry_page(title: str, message: str, status: int) -> tuple[str, int, dict[str, str]]:
     """Render a page that keeps what the shopper typed and lets them send it again."""
     page = render_template(
-        "public/retry.html", title=title, message=message, kept=_kept_form(),
+        "public/retry.html",
+        title=title,
+        message=message,
+        kept=_kept_form(),
         action=request.path,
     )
     headers = {"Retry-After": "5"} if status == 503 else {}
@@ -46,12 +60,17 @@ def init_app(app: Flask) -> None:
         if request.endpoint == "public.submit_form":
             return _retry_page(
                 _("The page was open for a long time"),
-                _("For your safety we need you to press Send once more. Everything you typed "
-                  "is still here; please add your photos again."),
+                _(
+                    "For your safety we need you to press Send once more. Everything you typed "
+                    "is still here; please add your photos again."
+                ),
                 400,
             )
-        return render_template("error.html", title=_("Please try again"),
-                               message=_("The page expired. Go back, reload and try again.")), 400
+        return render_template(
+            "error.html",
+            title=_("Please try again"),
+            message=_("The page expired. Go back, reload and try again."),
+        ), 400
 
     @app.errorhandler(OperationalError)
     def _database_down(exc: OperationalError) -> tuple[str, int, dict[str, str]]:
@@ -60,30 +79,45 @@ def init_app(app: Flask) -> None:
         if request.endpoint == "public.submit_form":
             return _retry_page(
                 _("We could not save your complaint yet"),
-                _("Nothing was saved. Everything you typed is still here; press Send again in "
-                  "a moment."),
+                _("Nothing was saved. Everything you typed is still here; press Send again in a moment."),
                 503,
             )
-        return render_template("error.html", title=_("Busy, please try again"),
-                               message=_("The service is busy. Try again in a moment.")), 503, {
-            "Retry-After": "5"}
+        return (
+            render_template(
+                "error.html",
+                title=_("Busy, please try again"),
+                message=_("The service is busy. Try again in a moment."),
+            ),
+            503,
+            {"Retry-After": "5"},
+        )
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> tuple[str, int] | HTTPException:
         if exc.code is None or exc.code < 400:
             return exc
+        titles = {
+            404: _("Page not found"),
+            413: _("Too much to send at once"),
+            429: _("Please wait a moment"),
+        }
         messages = {
             404: _("This page does not exist."),
-            413: _("The photos are too large. Go back, choose fewer or smaller photos, and "
-                   "send again; your text is still in the form."),
+            413: _(
+                "The photos are too large. Go back, choose fewer or smaller photos, and "
+                "send again; your text is still in the form."
+            ),
             429: _("Too many attempts. Please wait a little and try again."),
         }
-        message = messages.get(exc.code, exc.description or "")
-        response = render_template("error.html", title=exc.name, message=message)
-        return response, exc.code
+        title = titles.get(exc.code, _("Something went wrong"))
+        message = messages.get(exc.code, _("Please go back and try again."))
+        return render_template("error.html", title=title, message=message), exc.code
 
     @app.errorhandler(500)
     def _server_error(_exc: Exception) -> tuple[str, int]:
         _rollback()
-        return render_template("error.html", title=_("Something went wrong"),
-                               message=_("Please try again. If it keeps failing, call 12315.")), 500
+        return render_template(
+            "error.html",
+            title=_("Something went wrong"),
+            message=_("Please try again. If it keeps failing, call 12315."),
+        ), 500

@@ -24,16 +24,39 @@ def add_information(
     store: PhotoStore,
     now: datetime,
     salt: str,
-) -> None:
-    """Record the shopper's message and photos as public events on the case."""
+    idem: str = "",
+) -> bool:
+    """Record the shopper's message and photos as public events; a resent form adds nothing."""
+    if idem and any(
+        e.kind == "shopper_info" and (e.data or {}).get("idem") == idem for e in complaint.events
+    ):
+        return False
     receipt = Receipt(complaint, "", created=False, photo_problems=list(refused))
     attach_photos(session, complaint, photos, store, now, receipt)
     complaint.updated_at = now
     append_event(
-        session, complaint, "shopper_info", now=now, salt=salt, actor_role="shopper",
-        public=True, body=message.strip(),
-        data={"photos": len(photos) + len(refused) - len(receipt.photo_problems)},
+        session,
+        complaint,
+        "shopper_info",
+        now=now,
+        salt=salt,
+        actor_role="shopper",
+        public=True,
+        body=message.strip(),
+        data={
+            "photos": len(photos) + len(refused) - len(receipt.photo_problems),
+            **({"idem": idem} if idem else {}),
+        },
     )
     for index, reason in receipt.photo_problems:
-        append_event(session, complaint, "photo_not_stored", now=now, salt=salt,
-                     actor_role="system", public=True, data={"photo": index, "reason": reason})
+        append_event(
+            session,
+            complaint,
+            "photo_not_stored",
+            now=now,
+            salt=salt,
+            actor_role="system",
+            public=True,
+            data={"photo": index, "reason": reason},
+        )
+    return True

@@ -18,7 +18,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
 from portal.categories import CATEGORIES
 from portal.phones import PhoneError, normalise_mobile
@@ -32,6 +32,14 @@ WISHES = {
     "other": _l("Other"),
 }
 MAX_AMOUNT = Decimal("10000000")
+# Control characters (NUL above all, which PostgreSQL refuses in text) never come from a
+# person typing; line breaks and tabs do.
+_CONTROL = dict.fromkeys(c for c in range(32) if chr(c) not in "\n\t") | {0x7F: None}
+
+
+def clean_text(value: object) -> object:
+    """Drop control characters from typed text, keeping line breaks."""
+    return value.translate(_CONTROL) if isinstance(value, str) else value
 
 
 def parse_amount(raw: str | None) -> int | None:
@@ -63,12 +71,15 @@ class ComplaintForm(FlaskForm):
     category = SelectField(_l("Type of problem"), choices=[])
     description = TextAreaField(
         _l("What happened?"),
+        filters=[clean_text],
         validators=[
             DataRequired(_l("Please tell us what happened.")),
             Length(10, 2000, _l("Please write between 10 and 2000 characters.")),
         ],
     )
-    amount = StringField(_l("Amount involved (yuan, optional)"), validators=[Length(max=20)])
+    amount = StringField(
+        _l("Amount involved (yuan, optional)"), filters=[clean_text], validators=[Length(max=20)]
+    )
     wish = SelectField(
         _l("What would you like? (optional)"),
         choices=[SelectChoice("", _l("Not sure"))]
@@ -76,20 +87,19 @@ class ComplaintForm(FlaskForm):
         validators=[Optional()],
     )
     on_site = BooleanField(_l("I am at the shop now"))
-    phone = StringField(_l("Mobile number"), validators=[Length(max=30)])
-    name = StringField(_l("Your name (optional)"), validators=[Length(max=60)])
+    phone = StringField(_l("Mobile number"), filters=[clean_text], validators=[Length(max=30)])
+    name = StringField(_l("Your name (optional)"), filters=[clean_text], validators=[Length(max=60)])
     photos = MultipleFileField(_l("Photos (up to 6, optional)"))
     consent = BooleanField(
         _l("I agree that my number is used only to handle this case."),
     )
-    website = StringField(validators=[Length(max=200)])  # honeypot: people never see it
-    idem = HiddenField(validators=[Length(max=64)])
+    # A field without a label makes WTForms load its own catalogue from disk on every request.
+    website = StringField("Website", validators=[Length(max=200)])  # honeypot: people never see it
+    idem = HiddenField("", validators=[Length(max=64)])
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.category.choices = [
-            SelectChoice(code, label) for code, (_zh, label) in CATEGORIES.items()
-        ]
+        self.category.choices = [SelectChoice(code, label) for code, (_zh, label) in CATEGORIES.items()]
         if not self.idem.data:
             self.idem.data = secrets.token_urlsafe(24)
 
@@ -131,7 +141,11 @@ class TrackForm(FlaskForm):
     )
     last4 = StringField(
         _l("Last 4 digits of your mobile"),
-        validators=[DataRequired(_l("Enter 4 digits.")), Length(4, 4, _l("Enter 4 digits."))],
+        filters=[lambda v: unicodedata.normalize("NFKC", v).strip() if isinstance(v, str) else v],
+        validators=[
+            DataRequired(_l("Enter 4 digits.")),
+            Regexp(r"^[0-9]{4}$", message=_l("Enter 4 digits.")),
+        ],
     )
 
 
@@ -140,10 +154,21 @@ class FollowUpForm(FlaskForm):
 
     message = TextAreaField(
         _l("Add information"),
+        filters=[clean_text],
         validators=[
             DataRequired(_l("Please write something.")),
             Length(2, 2000, _l("Please write between 2 and 2000 characters.")),
         ],
     )
     photos = MultipleFileField(_l("Photos (optional)"))
-    idem = HiddenField(validators=[Length(max=64)])
+    idem = HiddenField("", validators=[Length(max=64)])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.idem.data:
+            self.idem.data = secrets.token_urlsafe(24)
+
+    def validate_photos(self, field: MultipleFileField) -> None:
+        """Refuse more than six photos."""
+        if len([f for f in field.data or [] if getattr(f, "filename", "")]) > 6:
+            raise ValidationError(_l("Send at most 6 photos."))

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from flask_babel import Babel, get_locale
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
@@ -20,6 +20,8 @@ LOCALES = ("zh_Hans_CN", "en")
 
 def select_locale() -> str:
     """Pick the locale: an explicit ?lang= or cookie, then Accept-Language, then Chinese."""
+    if not has_request_context():
+        return "zh_Hans_CN"
     asked = request.args.get("lang") or request.cookies.get("lang")
     if asked in ("en", "zh"):
         return "en" if asked == "en" else "zh_Hans_CN"

@@ -14,8 +14,10 @@ from portal.casenumbers import next_case_number, token_hash, tracking_token
 from portal.clock import Stage, stage_deadline
 from portal.models import Attachment, Complaint, Market, Merchant
 from portal.policy import policy_for, work_calendar
+from portal.stages import CaseClocks
 from portal.storage import PhotoStore
 from portal.uploads import CleanPhoto, new_storage_key
+from portal.workdays import WorkCalendar
 
 
 class IdempotencyConflictError(Exception):
@@ -60,9 +62,7 @@ class Receipt:
 
 def _existing(session: Session, sub: Submission, target: Target) -> Complaint | None:
     """Return the case already stored for this form key, or refuse a reused key."""
-    found = session.scalars(
-        select(Complaint).where(Complaint.idempotency_key == sub.idempotency_key)
-    ).first()
+    found = session.scalars(select(Complaint).where(Complaint.idempotency_key == sub.idempotency_key)).first()
     if found is not None and (found.phone != sub.phone or found.poster_code_id != target.poster_code_id):
         raise IdempotencyConflictError(sub.idempotency_key)
     return found
@@ -86,15 +86,21 @@ def submit(
     secret: str,
     salt: str,
     refused: Sequence[tuple[int, str]] = (),
+    calendar: WorkCalendar | None = None,
 ) -> Receipt:
-    """Store a complaint, its photos and its first event; a retried form returns the same case."""
+    """Store a complaint, its photos and its first event; a retried form returns the same case.
+
+    A caller holding the write lock may pass the working-day calendar it read beforehand, so
+    the lock is not held while the calendar loads.
+    """
     token = tracking_token(secret, sub.idempotency_key)
     found = _existing(session, sub, target)
     if found is not None:
         return Receipt(found, token, created=False)
     stage, rung = _first_stage(sub)
     policy = policy_for(session, unit_id=target.unit_id, market=target.market)
-    deadline = stage_deadline(stage, now, policy, work_calendar(session))
+    calendar = calendar or work_calendar(session)
+    deadline = stage_deadline(stage, now, policy, calendar)
     complaint = Complaint(
         case_number=next_case_number(session, now),
         tracking_hash=token_hash(token),
@@ -123,17 +129,39 @@ def submit(
     )
     session.add(complaint)
     session.flush()
+    # The new case has no clocks yet: without autoflush its clocks are written in one batch
+    # (and the lookup of running clocks cannot see a half-started set).
+    with session.no_autoflush:
+        CaseClocks(session, now, calendar).open_rung(complaint)
     receipt = Receipt(complaint, token, created=True, photo_problems=list(refused))
     attach_photos(session, complaint, photos, store, now, receipt)
     append_event(
-        session, complaint, "submitted", now=now, salt=salt, actor_role="shopper", public=True,
-        data={"kind": sub.kind, "category": sub.category, "channel": sub.channel,
-              "photos": len(photos) + len(refused) - len(receipt.photo_problems),
-              "on_site": sub.on_site},
+        session,
+        complaint,
+        "submitted",
+        now=now,
+        salt=salt,
+        actor_role="shopper",
+        public=True,
+        data={
+            "kind": sub.kind,
+            "category": sub.category,
+            "channel": sub.channel,
+            "photos": len(photos) + len(refused) - len(receipt.photo_problems),
+            "on_site": sub.on_site,
+        },
     )
     for index, reason in receipt.photo_problems:
-        append_event(session, complaint, "photo_not_stored", now=now, salt=salt,
-                     actor_role="system", public=True, data={"photo": index, "reason": reason})
+        append_event(
+            session,
+            complaint,
+            "photo_not_stored",
+            now=now,
+            salt=salt,
+            actor_role="system",
+            public=True,
+            data={"photo": index, "reason": reason},
+        )
     return receipt
 
 
@@ -153,8 +181,16 @@ def attach_photos(
         except OSError:
             receipt.photo_problems.append((index, "storage"))
             continue
-        session.add(Attachment(
-            complaint_id=complaint.id, storage_key=key, status="ready", width=photo.width,
-            height=photo.height, size_bytes=len(photo.data), sha256=photo.sha256, created_at=now,
-        ))
+        session.add(
+            Attachment(
+                complaint_id=complaint.id,
+                storage_key=key,
+                status="ready",
+                width=photo.width,
+                height=photo.height,
+                size_bytes=len(photo.data),
+                sha256=photo.sha256,
+                created_at=now,
+            )
+        )
     session.flush()

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 import unicodedata
+from functools import lru_cache
 
 import phonenumbers
 
@@ -16,6 +17,7 @@ class PhoneError(ValueError):
     """The text is not a mainland China mobile number."""
 
 
+@lru_cache(maxsize=4096)
 def normalise_mobile(raw: str) -> str:
     """Return the 11-digit national number for a typed mainland mobile number."""
     # Full-width digits and ＋ come from Chinese input methods; NFKC folds them to ASCII.

@@ -30,9 +30,7 @@ def clean_photos(files: list[Any] | None) -> tuple[list[tuple[int, CleanPhoto]],
     for index, upload in enumerate(chosen[:MAX_PHOTOS], start=1):
         raw = upload.stream.read(config["MAX_PHOTO_BYTES"] + 1)
         try:
-            photo = sanitise(
-                raw, max_pixels=config["MAX_IMAGE_PIXELS"], max_bytes=config["MAX_PHOTO_BYTES"]
-            )
+            photo = sanitise(raw, max_pixels=config["MAX_IMAGE_PIXELS"], max_bytes=config["MAX_PHOTO_BYTES"])
         except PhotoError as exc:
             refused.append((index, exc.reason))
             continue

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -12,11 +13,15 @@ from portal.db import get_session, utcnow
 from portal.forms import ComplaintForm
 from portal.intake import IdempotencyConflictError, submit
 from portal.photo_intake import clean_photos, photo_store
+from portal.policy import unit_chain, work_calendar
 from portal.public_support import (
+    cached_form_page,
     gone_page,
     ip_limit,
     phone_merchant_key,
     phone_merchant_limit,
+    prime,
+    read_session,
     render_form,
     submission_from,
 )
@@ -24,6 +29,29 @@ from portal.security import limiter
 from portal.targets import find_poster, shops_in_market, target_for
 
 bp = Blueprint("public", __name__)
+_SCRIPTS = Path(__file__).resolve().parent / "static_js"
+
+
+@bp.after_app_request
+def _remember_language(response: Response) -> Response:
+    """Keep a language chosen with ?lang= for the next pages (the shop picker's links)."""
+    asked = request.args.get("lang")
+    if asked in ("en", "zh") and request.cookies.get("lang") != asked:
+        response.set_cookie(
+            "lang",
+            asked,
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            samesite="Lax",
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+        )
+    return response
+
+
+@bp.get("/js/shrink.js")
+def shrink_js() -> Response:
+    """Serve the optional script that shrinks photos before upload (CSP: scripts from us only)."""
+    return send_file(_SCRIPTS / "shrink.js", mimetype="text/javascript", max_age=24 * 3600)
 
 
 @bp.get("/")
@@ -35,6 +63,9 @@ def home() -> str:
 @bp.get("/c/<code>")
 def complaint_form(code: str) -> str | tuple[str, int]:
     """Show the form for a poster, or the shop picker for a market-wide poster."""
+    cached = cached_form_page()
+    if cached is not None:
+        return cached
     session = get_session()
     view, revoked = find_poster(session, code)
     if view is None:
@@ -61,19 +92,31 @@ def submit_form(code: str) -> Response | str | tuple[str, int]:
     valid = form.validate_on_submit() and not form.website.data
     # Photos are decoded before the write transaction starts, so the lock is held briefly.
     clean, refused = clean_photos(form.photos.data) if valid else ([], [])
+    with read_session() as reads:
+        view, revoked = find_poster(reads, code)
+        if view is None:
+            return gone_page(revoked)
+        if not valid:
+            return render_form(reads, view, form, shop_id, status=400)
+        target, _merchant = target_for(reads, view, shop_id)
+        known = [target.merchant, target.market, *unit_chain(reads, target.unit_id)]
+        calendar = work_calendar(reads)
+    config, sub, store = current_app.config, submission_from(form), photo_store()
+    # The write lock is taken here (BEGIN IMMEDIATE) and held only for the inserts.
     session = get_session()
-    view, revoked = find_poster(session, code)
-    if view is None:
-        return gone_page(revoked)
-    if not valid:
-        return render_form(session, view, form, shop_id, status=400)
-    target, _merchant = target_for(session, view, shop_id)
-    config = current_app.config
+    prime(session, known)
     try:
         receipt = submit(
-            session, submission_from(form), target, photos=clean, refused=refused,
-            store=photo_store(), now=utcnow(), secret=config["SECRET_KEY"],
+            session,
+            sub,
+            target,
+            photos=clean,
+            refused=refused,
+            store=store,
+            now=utcnow(),
+            secret=config["SECRET_KEY"],
             salt=config["PHONE_SALT"],
+            calendar=calendar,
         )
         session.commit()
     except IdempotencyConflictError:

@@ -2,15 +2,91 @@
 
 from __future__ import annotations
 
+import secrets
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
 from flask import current_app, render_template, request
+from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy.orm import Session
 
+from portal.db import new_session
 from portal.forms import ComplaintForm, parse_amount
 from portal.intake import Submission
-from portal.models import PosterCode
+from portal.models import Merchant, PosterCode
 from portal.phones import PhoneError, normalise_mobile, phone_digest
 from portal.policy import policy_for
 from portal.targets import PosterView
+
+# Stand-ins for the per-request values in a cached form page; random, so no shop name can
+# contain them.
+_CSRF_MARK = f"csrf-{secrets.token_hex(12)}"
+_IDEM_MARK = f"idem-{secrets.token_hex(12)}"
+_PAGES_MAX = 4096
+
+
+@contextmanager
+def read_session() -> Iterator[Session]:
+    """Open a session for lookups that takes no write lock; the caller's writes come later."""
+    session = new_session()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def prime(session: Session, loaded: Iterable[object | None]) -> None:
+    """Put records read in another session into this one's identity map, without queries.
+
+    A POST reads the poster, merchant, market and unit chain before it takes SQLite's write
+    lock; priming lets the write transaction find them again without asking the database.
+    """
+    # The identity map holds records weakly: keep the merged copies alive with the session.
+    kept = session.info.setdefault("kuaisu.primed", [])
+    kept.extend(session.merge(record, load=False) for record in loaded if record is not None)
+
+
+def _page_key() -> tuple[str, bytes, str] | None:
+    """Key a form page by path, query and language; odd queries are not cached at all."""
+    if set(request.args) - {"shop", "lang"} or len(request.query_string) > 64:
+        return None
+    return request.path, request.query_string, str(get_locale())
+
+
+def _fill(page: str) -> str:
+    """Put this request's CSRF token and a fresh idempotency key into a cached page."""
+    if current_app.config.get("WTF_CSRF_ENABLED", True):
+        page = page.replace(_CSRF_MARK, generate_csrf())
+    return page.replace(_IDEM_MARK, secrets.token_urlsafe(24))
+
+
+def cached_form_page() -> str | None:
+    """Return the form page rendered for this poster a moment ago, with fresh tokens.
+
+    Every scan opens the form, so it is rendered once per FORM_CACHE_SECONDS (10 by
+    default) and worker; a renamed shop or a revoked poster shows within that time, and a
+    post to a revoked poster is refused whatever the form showed.
+    """
+    key = _page_key()
+    pages: dict[object, tuple[float, str]] = current_app.extensions.setdefault("kuaisu.form_pages", {})
+    found = pages.get(key) if key is not None else None
+    if found is None or found[0] < time.monotonic():
+        return None
+    return _fill(found[1])
+
+
+def _remember_page(page: str) -> None:
+    """Keep a freshly rendered form page for the next scans."""
+    ttl = float(current_app.config.get("FORM_CACHE_SECONDS", 10))
+    key = _page_key()
+    if ttl <= 0 or key is None:
+        return
+    pages: dict[object, tuple[float, str]] = current_app.extensions.setdefault("kuaisu.form_pages", {})
+    if len(pages) >= _PAGES_MAX:
+        pages.clear()
+    pages[key] = (time.monotonic() + ttl, page)
 
 
 def render_form(
@@ -23,8 +99,6 @@ def render_form(
     """Render the complaint form for a poster, keeping whatever was typed."""
     merchant = view.merchant
     if merchant is None and shop_id:
-        from portal.models import Merchant
-
         chosen = session.get(Merchant, shop_id)
         if chosen is not None and view.market is not None and chosen.market_id == view.market.id:
             merchant = chosen
@@ -32,10 +106,24 @@ def render_form(
         form.category.data = merchant.category
     unit_id = merchant.unit_id if merchant is not None else view.unit_id
     policy = policy_for(session, unit_id=unit_id, market=view.market)
+    had_photos = request.method == "POST" and any(f.filename for f in request.files.getlist("photos"))
+    fresh = request.method == "GET" and not form.errors
+    if fresh:
+        form.idem.data = _IDEM_MARK
+        if hasattr(form, "csrf_token"):
+            form.csrf_token.current_token = _CSRF_MARK
     page = render_template(
-        "public/form.html", form=form, view=view, merchant=merchant, policy=policy,
+        "public/form.html",
+        form=form,
+        view=view,
+        merchant=merchant,
+        policy=policy,
         shop_id=shop_id if view.is_market else None,
+        had_photos=had_photos,
     )
+    if fresh:
+        _remember_page(page)
+        page = _fill(page)
     return page, status
 
 
@@ -75,7 +163,7 @@ def phone_merchant_limit() -> str:
 
 def phone_merchant_key() -> str:
     """Key the tight limit on a salted phone hash and the poster, never the number itself."""
-    code = (request.view_args or {}).get("code", "")
+    code = str((request.view_args or {}).get("code", "")).upper()
     try:
         phone = normalise_mobile(request.form.get("phone", ""))
     except PhoneError:

@@ -46,10 +46,13 @@ def revoke_and_reissue(session: Session, poster: PosterCode, *, reason: str, now
     """Withdraw a misused code and issue its owner a new one; old cases keep their merchant."""
     if not reason.strip():
         raise RegisterError("a reason is required")
-    session.execute(
+    revoked = session.execute(
         update(PosterCode).where(PosterCode.id == poster.id, PosterCode.revoked_at.is_(None))
         .values(revoked_at=now, revoked_reason=reason.strip()[:200])
     )
+    if revoked.rowcount != 1:  # type: ignore[attr-defined]
+        # Someone else revoked it first and already issued the replacement.
+        raise RegisterError(f"poster code {poster.code} was already revoked")
     return issue_poster_code(session, now=now, merchant=poster.merchant, market=poster.market)
 
 

@@ -1,4 +1,4 @@
-"""Which clock a case runs now: progress stops a clock, and the next one starts."""
+"""Which clocks a case runs: each rung starts its clocks, and staff progress stops them."""
 
 from __future__ import annotations
 
@@ -6,46 +6,69 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from portal.clock import Stage, stage_deadline
+from portal.caseclocks import CaseClocks, identity_missing
+from portal.clock import Stage
 from portal.models import Complaint
-from portal.policy import policy_for, work_calendar
 
+__all__ = [
+    "FEEDBACK_TRIGGERS",
+    "MINUTE_STAGES",
+    "RESPONSE_TRIGGERS",
+    "STOPS",
+    "CaseClocks",
+    "awaiting_identity",
+    "identity_missing",
+    "open_clocks",
+    "record_progress",
+]
+# Changzhi double commitment (双承诺): respond 45 min, on site 90 min, feedback 24 h.
+MINUTE_STAGES = (Stage.RESPOND, Stage.ONSITE, Stage.FEEDBACK)
+# What each staff step stops. A take is first responsibility (首接负责制): the unit owns
+# the case, so its return window closes too; so does a proposal or an outcome.
+STOPS: dict[str, frozenset[Stage]] = {
+    "taken": frozenset({Stage.RESPOND, Stage.RETURN}),
+    "replied": frozenset({Stage.RESPOND}),
+    "arrived": frozenset({Stage.ONSITE}),
+    "proposed": frozenset({Stage.FEEDBACK, Stage.RETURN}),
+    "outcome": frozenset({Stage.FEEDBACK, Stage.RETURN, Stage.MEDIATION}),
+}
 # The first public reply or a take stops the respond clock (field practice: 45 minutes).
 RESPONSE_TRIGGERS = frozenset({"taken", "replied"})
 # An outcome or a proposed resolution is the feedback the 24-hour clock waits for.
 FEEDBACK_TRIGGERS = frozenset({"proposed", "outcome"})
 
 
-def start_stage(session: Session, complaint: Complaint, stage: Stage | None, now: datetime) -> None:
-    """Start the clock of a stage (or stop all clocks with None)."""
-    if stage is None:
-        complaint.stage, complaint.stage_started_at, complaint.stage_due_at = None, None, None
-        return
-    policy = policy_for(session, unit_id=complaint.unit_id, market=complaint.market)
-    deadline = stage_deadline(stage, now, policy, work_calendar(session))
-    complaint.stage = stage.value
-    complaint.stage_started_at = now
-    complaint.stage_due_at = deadline.due
+def awaiting_identity(complaint: Complaint) -> bool:
+    """Return whether the tracking page should ask the shopper for name and address."""
+    return (
+        complaint.identity_requested_at is not None
+        and complaint.status != "closed"
+        and bool(identity_missing(complaint))
+    )
+
+
+def open_clocks(session: Session, complaint: Complaint, now: datetime) -> None:
+    """Start the clocks of a new case's first rung (intake calls this once the case has an id)."""
+    CaseClocks(session, now).open_rung(complaint)
 
 
 def record_progress(session: Session, complaint: Complaint, trigger: str, now: datetime) -> None:
-    """Stamp what the staff did and move the case to the clock that now applies."""
+    """Stamp what the staff did and stop the clocks it satisfies."""
     if trigger in RESPONSE_TRIGGERS and complaint.first_response_at is None:
         complaint.first_response_at = now
     if trigger == "arrived" and complaint.onsite_at is None:
         complaint.onsite_at = now
     if trigger in FEEDBACK_TRIGGERS and complaint.feedback_at is None:
         complaint.feedback_at = now
-    if trigger == "closed":
-        start_stage(session, complaint, None, now)
-        return
-    if complaint.rung == "regulator":
-        return
     if trigger == "rejected":
+        # The rejected offer was no feedback; the ladder (escalation.escalate) moves the case.
         complaint.feedback_at = None
-        start_stage(session, complaint, Stage.FEEDBACK, now)
+    clocks = CaseClocks(session, now)
+    if trigger in ("closed", "hidden"):
+        # A hidden case is abuse or a duplicate: it must not climb the ladder by itself.
+        clocks.stop(complaint, None, trigger)
+    elif trigger in STOPS:
+        clocks.stop(complaint, STOPS[trigger], trigger)
+    else:
         return
-    if complaint.stage == Stage.RESPOND.value and complaint.first_response_at is not None:
-        start_stage(session, complaint, Stage.FEEDBACK, now)
-    elif complaint.stage == Stage.FEEDBACK.value and complaint.feedback_at is not None:
-        start_stage(session, complaint, None, now)
+    clocks.sync_headline(complaint)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from portal.intake import Target
 from portal.models import Market, Merchant, PosterCode
@@ -37,7 +37,13 @@ def find_poster(session: Session, code: str) -> tuple[PosterView | None, PosterC
     """Return (live poster, None), or (None, revoked poster) or (None, None) if unknown."""
     if not code.isalnum() or len(code) > 16:
         return None, None
-    poster = session.scalars(select(PosterCode).where(PosterCode.code == code.upper())).first()
+    # One query for the poster, its merchant and market: this runs on every scan.
+    poster = session.scalars(
+        select(PosterCode)
+        .where(PosterCode.code == code.upper())
+        .options(joinedload(PosterCode.merchant).joinedload(Merchant.market),
+                 joinedload(PosterCode.market))
+    ).first()
     if poster is None:
         return None, None
     if poster.revoked_at is not None:

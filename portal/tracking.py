@@ -10,9 +10,11 @@ from portal.db import get_session, utcnow
 from portal.followup import add_information
 from portal.forms import FollowUpForm, TrackForm
 from portal.lookup import find_by_token, lookup_case, public_timeline
+from portal.models import Complaint
 from portal.photo_intake import clean_photos, photo_store
+from portal.policy import policy_for, work_calendar
 from portal.security import limiter
-from portal.status import case_status
+from portal.status import case_status, promised_steps
 
 bp = Blueprint("tracking", __name__)
 
@@ -21,18 +23,33 @@ def _track_limit() -> str:
     return str(current_app.config["RATELIMIT_TRACK"])
 
 
+def _case_page(complaint: Complaint, token: str, form: FollowUpForm, *, new: bool = False) -> str:
+    """Render status, promise, public timeline and the add-information form."""
+    session, now = get_session(), utcnow()
+    steps: list[str] = []
+    if complaint.status == "new":
+        policy = policy_for(session, unit_id=complaint.unit_id, market=complaint.market)
+        steps = promised_steps(complaint, policy, work_calendar(session), now)
+    return render_template(
+        "public/track.html",
+        complaint=complaint,
+        token=token,
+        now=now,
+        steps=steps,
+        status=case_status(complaint, now),
+        events=public_timeline(complaint),
+        form=form,
+        new=new,
+    )
+
+
 @bp.get("/t/<token>")
 def case_page(token: str) -> str:
     """Show status, the public timeline and the running clock to the token holder."""
     complaint = find_by_token(get_session(), token)
     if complaint is None:
         abort(404)
-    now = utcnow()
-    return render_template(
-        "public/track.html", complaint=complaint, token=token, now=now,
-        status=case_status(complaint, now), events=public_timeline(complaint),
-        form=FollowUpForm(), new=request.args.get("new") == "1",
-    )
+    return _case_page(complaint, token, FollowUpForm(), new=request.args.get("new") == "1")
 
 
 @bp.post("/t/<token>/info")
@@ -41,21 +58,24 @@ def add_info(token: str) -> Response | tuple[str, int]:
     """Add the shopper's extra information and photos to the case."""
     form = FollowUpForm()
     valid = form.validate_on_submit()
+    # Photos are decoded before the write transaction starts, so the lock is held briefly.
     clean, refused = clean_photos(form.photos.data) if valid else ([], [])
     session = get_session()
     complaint = find_by_token(session, token)
     if complaint is None:
         abort(404)
     if not valid:
-        now = utcnow()
-        page = render_template(
-            "public/track.html", complaint=complaint, token=token, now=now,
-            status=case_status(complaint, now), events=public_timeline(complaint), form=form,
-        )
-        return page, 400
+        return _case_page(complaint, token, form), 400
     add_information(
-        session, complaint, form.message.data or "", photos=clean, refused=refused,
-        store=photo_store(), now=utcnow(), salt=current_app.config["PHONE_SALT"],
+        session,
+        complaint,
+        form.message.data or "",
+        photos=clean,
+        refused=refused,
+        store=photo_store(),
+        now=utcnow(),
+        salt=current_app.config["PHONE_SALT"],
+        idem=form.idem.data or "",
     )
     session.commit()
     return redirect(url_for("tracking.case_page", token=token) + "#timeline", code=303)
@@ -68,7 +88,10 @@ def photo(token: str, photo_id: int) -> Response:
     match = [a for a in complaint.attachments if a.id == photo_id] if complaint else []
     if not match or match[0].status != "ready":
         abort(404)
-    data = photo_store().get(match[0].storage_key)
+    try:
+        data = photo_store().get(match[0].storage_key)
+    except OSError:
+        abort(404)
     return Response(data, mimetype="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 
@@ -79,11 +102,17 @@ def track() -> Response | str | tuple[str, int]:
     form = TrackForm()
     if not form.validate_on_submit():
         return render_template("public/lookup.html", form=form), 400 if form.is_submitted() else 200
+    config = current_app.config
     token = lookup_case(
-        get_session(), form.case_number.data or "", form.last4.data or "",
-        secrets=[current_app.config["SECRET_KEY"], *current_app.config.get("SECRET_KEY_FALLBACKS", [])],
+        get_session(),
+        form.case_number.data or "",
+        form.last4.data or "",
+        secrets=[config["SECRET_KEY"], *(config.get("SECRET_KEY_FALLBACKS") or [])],
     )
     if token is None:
+        # One answer for any miss, with nothing typed echoed back: the page says no more
+        # about a wrong number than about wrong digits.
+        form.case_number.data, form.last4.data = "", ""
         form.form_errors.append(_("No case matches this number and these digits."))
         return render_template("public/lookup.html", form=form), 404
     return redirect(url_for("tracking.case_page", token=token), code=303)

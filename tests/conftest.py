@@ -104,3 +104,42 @@ def session(app: Flask) -> Iterator[Session]:
 def factory(session: Session) -> Factory:
     """Return the record factory: make_unit, make_market, make_merchant, make_complaint."""
     return Factory(session, NOW)
+
+
+@pytest.fixture
+def detached_session(app: Flask) -> Iterator[Session]:
+    """Return a session that leaves no app context pushed, so every request gets its own `g`.
+
+    The `session` fixture keeps an app context open; requests made meanwhile share its `g`
+    (one database session for all of them, Babel's cached locale). A module that checks
+    per-request behaviour overrides `session` with this one.
+    """
+    from portal.db import new_session
+
+    with app.app_context():
+        db_session = new_session()
+    yield db_session
+    db_session.close()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[Any]:
+    """Run a real SMTP server on 127.0.0.1 that keeps what it receives (tests/notify_servers.py)."""
+    from tests.notify_servers import SmtpSink
+
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def robot_endpoint() -> Iterator[Any]:
+    """Run a real group-robot webhook on 127.0.0.1 that records posts and can fail or hang."""
+    from tests.notify_servers import RobotEndpoint
+
+    endpoint = RobotEndpoint()
+    endpoint.start()
+    yield endpoint
+    endpoint.stop()
+

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from portal.creditcode import check_character
 from portal.intake import Receipt, Submission, Target, submit
-from portal.models import Market, Merchant, PosterCode, RegulatorUnit
+from portal.models import Market, Merchant, PosterCode, RegulatorUnit, User
 from portal.register import add_merchant, issue_poster_code
 from portal.storage import LocalStore
 
@@ -81,3 +81,46 @@ class Factory:
                          now=now or self.now, secret=self.salt, salt=self.salt)
         self.session.commit()
         return receipt
+
+
+def complaint_form(idem: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """Return a valid shopper form submission; override any field by name."""
+    data: dict[str, Any] = {
+        "kind": "complaint", "category": "quality", "description": "瓷砖有裂纹，商家拒绝退换。",
+        "amount": "128.50", "wish": "refund", "phone": "13800138000", "name": "李女士",
+        "consent": "y", "idem": idem or secrets.token_urlsafe(24),
+    }
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), **save: Any) -> bytes:
+    """Return an encoded image with a left-red, right-blue pattern (so rotation is visible)."""
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", size, (0, 0, 255))
+    image.paste((255, 0, 0), (0, 0, size[0] // 2, size[1]))
+    out = io.BytesIO()
+    image.save(out, fmt, **save)
+    return out.getvalue()
+
+
+def make_user(session: Session, role: str, *, merchant: Merchant | None = None,
+              market: Market | None = None, unit: RegulatorUnit | None = None,
+              name: str | None = None, now: datetime | None = None, **extra: Any) -> User:
+    """Create and commit a staff account of a role, scoped to a merchant, market or unit."""
+    from datetime import UTC
+
+    number = next(_counter)
+    user = User(
+        username=f"{role}{number}", display_name=name or f"{role}-{number}",
+        password_hash=extra.pop("password_hash", "not-a-real-hash"), role=role,
+        merchant_id=merchant.id if merchant else None, market_id=market.id if market else None,
+        unit_id=unit.id if unit else None, created_at=now or datetime(2026, 11, 1, tzinfo=UTC),
+        **extra,
+    )
+    session.add(user)
+    session.commit()
+    return user

@@ -1,12 +1,16 @@
 """Every table of Kuaisu, importable from one place."""
 
 from portal.models.cases import Attachment, CaseCounter, Complaint, Event
+from portal.models.clocks import StageClock
+from portal.models.insight import ApiKey, AuditLog, WeeklySummary
 from portal.models.ops import CalendarDay, Delivery, NotificationChannel, PosterJob, StageCard
 from portal.models.org import Market, Merchant, PosterCode, RegulatorUnit
 from portal.models.staff import User
 
 __all__ = [
+    "ApiKey",
     "Attachment",
+    "AuditLog",
     "CalendarDay",
     "CaseCounter",
     "Complaint",
@@ -19,5 +23,7 @@ __all__ = [
     "PosterJob",
     "RegulatorUnit",
     "StageCard",
+    "StageClock",
     "User",
+    "WeeklySummary",
 ]

@@ -78,6 +78,14 @@ class Complaint(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The ladder (stage clocks): when the case last climbed a rung and why
+    # (breach|manual|rejection), when it was returned as outside a unit's remit, when the
+    # regulator asked for Order 121 identity and when it accepted the complaint.
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalation_cause: Mapped[str | None] = mapped_column(String(12))
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    identity_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     merchant = relationship("Merchant")
     market = relationship("Market")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, UTCDateTime
@@ -44,12 +44,14 @@ class NotificationChannel(Base):
 
 
 class Delivery(Base):
-    """One message to one channel, claimed, retried with backoff, never blocking a case."""
+    """One message to one channel or one staff member's email, claimed and retried with backoff."""
 
     __tablename__ = "delivery"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    channel_id: Mapped[int] = mapped_column(ForeignKey("notification_channel.id"))
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("notification_channel.id"))
+    # A staff member's own email; the address is read at send time, so it is never copied here.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaint.id"))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
@@ -61,7 +63,11 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_delivery_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_delivery_due", "status", "next_attempt_at"),
+        Index("ix_delivery_channel_status", "channel_id", "status"),
+        CheckConstraint("(channel_id IS NULL) <> (user_id IS NULL)", name="one_recipient"),
+    )
 
 
 class CalendarDay(Base):

@@ -34,6 +34,19 @@ class User(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
+    # Flask-Login's user interface; a disabled account is never signed in.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        """Return whether the account may sign in."""
+        return bool(self.active)
+
+    def get_id(self) -> str:
+        """Return the id Flask-Login keeps in the session."""
+        return str(self.id)
+
     __table_args__ = (
         CheckConstraint(
             "role IN ('merchant', 'station', 'regulator', 'admin')", name="role"

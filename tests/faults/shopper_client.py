@@ -42,7 +42,7 @@ def fetch_form(port: int, code: str, pause: threading.Event) -> tuple[str, str]:
             match = TOKEN.search(text)
             if status == 200 and match:
                 return match.group(1), headers["set-cookie"].split(";", 1)[0]
-        except OSError:
+        except (OSError, http.client.HTTPException):
             pass
         pause.wait(0.02)
 
@@ -68,7 +68,7 @@ def submit_until_acknowledged(
     for attempt in range(max_tries):
         try:
             status, response_headers, _text = _request(port, "POST", f"/c/{code}", body, headers)
-        except OSError:
+        except (OSError, http.client.HTTPException):
             status, response_headers = 0, {}
         with outcome.lock:
             outcome.statuses[status] = outcome.statuses.get(status, 0) + 1

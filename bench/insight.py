@@ -1,0 +1,260 @@
+"""Insight speed with a year of complaints: dashboard p95, and the cached disclosure under gunicorn.
+
+Run on SQLite and PostgreSQL in one go (the wrapper starts a throwaway PostgreSQL):
+
+    bash .ci/with-postgres.sh .venv/bin/python bench/insight.py [--complaints 1000000]
+
+Without KUAISU_TEST_DATABASE_URL only SQLite is measured. The disclosure load comes from wrk
+(apt-get install wrk). Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from flask import Flask  # noqa: E402
+from flask.testing import FlaskClient  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from bench.insight_seed import Seeded, seed  # noqa: E402
+from portal import create_app  # noqa: E402
+from portal.db import utcnow  # noqa: E402
+from portal.i18n import SHANGHAI  # noqa: E402
+from portal.migrate import upgrade  # noqa: E402
+
+SECRET = "bench-secret-key-0123456789abcdef"
+
+
+def sign_in(app: Flask, user_id: int) -> FlaskClient:
+    """Return a client carrying a signed-in session for the account."""
+    from merchants.sessions import session_payload
+    from portal.db import new_session
+    from portal.models import User
+
+    client = app.test_client()
+    with app.app_context():
+        db = new_session()
+        user = db.get(User, user_id)
+        assert user is not None
+        payload = session_payload(user, utcnow())
+        db.close()
+    with client.session_transaction() as cookie:
+        cookie.update({"_user_id": str(user_id), "_fresh": True, **payload})
+    return client
+
+
+def dashboards(app: Flask, seeded: Seeded, rounds: int) -> None:
+    """Time the dashboard pages through the whole Flask stack; print p50 and p95."""
+    today = utcnow().astimezone(SHANGHAI).date()
+    year = f"start={today - timedelta(days=364)}&end={today}"
+    cases = [
+        ("dashboard, district, last 30 days", "district regulator", "/office/insight"),
+        ("dashboard, one market (filter)", "district regulator", f"/office/insight?market={seeded.market}"),
+        ("dashboard, one market (station)", "station", "/office/insight"),
+        ("dashboard, district, 12 months", "district regulator", f"/office/insight?{year}"),
+        ("dashboard, whole city, 30 days", "city regulator", "/office/insight"),
+        (
+            "cases behind 'late reply', district",
+            "district regulator",
+            "/office/insight/cases?metric=respond_late",
+        ),
+    ]
+    # CPU time is this process's own work (on SQLite, nearly all of it); the machine may be shared.
+    print(f"{'page':38} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'cpu p50':>8} {'cpu p95':>8}")
+    for name, who, url in cases:
+        client = sign_in(app, seeded.users[who])
+        assert client.get(url).status_code == 200, url
+        times, cpu = [], []
+        for _ in range(rounds):
+            started, cpu_started = time.perf_counter(), time.process_time()
+            response = client.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - cpu_started) * 1000)
+            assert response.status_code == 200
+        print(
+            f"{name:38} {_p(times, 50):7.1f} {_p(times, 95):7.1f} {max(times):7.1f} "
+            f"{_p(cpu, 50):8.1f} {_p(cpu, 95):8.1f}",
+            flush=True,
+        )
+
+
+def _p(values: list[float], percent: int) -> float:
+    """Return the nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, -(-len(ordered) * percent // 100) - 1)]
+
+
+def _cpu_seconds(parent: int) -> float:
+    """Return the user+system CPU seconds of a process's children (the gunicorn workers)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def disclosure_load(url: str, workers: int, seconds: int) -> None:
+    """Serve the app with gunicorn, warm each worker's cache, then load the page with wrk."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "KUAISU_DATABASE_URL": url,
+        "KUAISU_SECRET_KEY": SECRET,
+        "KUAISU_ENV_NAME": "production",
+        "KUAISU_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    month = (utcnow().astimezone(SHANGHAI).date().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    page = f"http://127.0.0.1:{port}/public/disclosure?month={month}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        started = time.perf_counter()
+        with urllib.request.urlopen(page, timeout=120) as response:
+            size = len(response.read())
+        print(
+            f"disclosure {month}: first (uncached) request {1000 * (time.perf_counter() - started):.0f} ms,"
+            f" {size:,} bytes"
+        )
+        # Every worker computes once per TTL; fill them all before measuring.
+        warm = subprocess.run(
+            ["wrk", "-t1", "-c8", "-d5s", page], capture_output=True, text=True, timeout=300, check=False
+        )
+        del warm
+        cpu_before = _cpu_seconds(server.pid)
+        result = subprocess.run(
+            ["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", page],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=False,
+        )
+        cpu_used = _cpu_seconds(server.pid) - cpu_before
+        rate = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+        p99 = re.search(r"99%\s+(\S+)", result.stdout)
+        errors = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
+        done = re.search(r"(\d+) requests in", result.stdout)
+        per_cpu = int(done.group(1)) / cpu_used if done and cpu_used else 0
+        print(
+            f"disclosure cached, gunicorn -w {workers}, wrk -t2 -c64 -d{seconds}s: "
+            f"{float(rate.group(1)) if rate else 0:,.0f} requests/s, p99 {p99.group(1) if p99 else '?'}, "
+            f"non-2xx {errors.group(1) if errors else 0}; workers served {per_cpu:,.0f} requests "
+            f"per CPU-second; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
+            flush=True,
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def run(label: str, url: str, n: int, rounds: int, workers: int, seconds: int) -> None:
+    """Migrate, seed, measure and print one database."""
+    upgrade(url)
+    started = time.perf_counter()
+    engine = create_engine(url)
+    seeded = seed(engine, n, utcnow())
+    engine.dispose()
+    print(
+        f"\n{label}: seeded {n:,} complaints over 12 months (+events, stage clocks) "
+        f"in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": SECRET,
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+            "UPLOAD_DIR": tempfile.mkdtemp(),
+            "NOTIFY_KICK": False,
+        }
+    )
+    dashboards(app, seeded, rounds)
+    app.extensions["kuaisu.engine"].dispose()
+    if shutil.which("wrk"):
+        disclosure_load(url, workers, seconds)
+    else:
+        print("disclosure load skipped: apt-get install wrk")
+
+
+def main() -> None:
+    """Parse arguments and run SQLite, then PostgreSQL if a server is given."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--complaints", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--seconds", type=int, default=15)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kuaisu-insight-") as tmp:
+        run("SQLite", f"sqlite:///{tmp}/bench.db", args.complaints, args.rounds, args.workers, args.seconds)
+    pg = os.environ.get("KUAISU_TEST_DATABASE_URL")
+    if not pg:
+        print("\nPostgreSQL skipped: run under .ci/with-postgres.sh to measure it too.")
+        return
+    name = f"kuaisu_insight_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        run(
+            "PostgreSQL",
+            make_url(pg).set(database=name).render_as_string(hide_password=False),
+            args.complaints,
+            args.rounds,
+            args.workers,
+            args.seconds,
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""The board's filters: parsed from the query string, turned into WHERE conditions."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from merchants.access import merchant_scope
+from portal.categories import CATEGORIES
+from portal.i18n import SHANGHAI
+from portal.models import Complaint, Merchant, User
+
+STATUS_OF = {"black": "new", "red": "handling", "green": "closed"}
+SHOP_MATCHES = 50
+# Intake stamps created_at and takes the id in one request, so ids follow creation time to
+# within a request's duration. With an hour's margin, a date range also bounds the ids
+# exactly, and the board walks its id index instead of every case in the range.
+ID_SKEW = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class BoardFilters:
+    """What the board is narrowed to; every field is optional and checked on parsing."""
+
+    merchant: int | None = None
+    shop: str | None = None
+    category: str | None = None
+    colour: str | None = None
+    kind: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    case_number: str | None = None
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> BoardFilters:
+        """Read the query string, dropping anything malformed rather than failing."""
+        merchant = args.get("merchant", "")
+        number = unicodedata.normalize("NFKC", args.get("q", "")).strip().upper()
+        return cls(
+            merchant=int(merchant) if merchant.isdigit() else None,
+            shop=args.get("shop", "").strip()[:60] or None,
+            category=_pick(args.get("category"), CATEGORIES),
+            colour=_pick(args.get("colour"), STATUS_OF),
+            kind=_pick(args.get("kind"), ("complaint", "report")),
+            date_from=_date(args.get("from")),
+            date_to=_date(args.get("to")),
+            case_number=number[:20] or None,
+        )
+
+    def as_args(self) -> dict[str, str]:
+        """Return the filters as query-string arguments, for links that keep them."""
+        names = {"date_from": "from", "date_to": "to", "case_number": "q"}
+        return {names.get(k, k): str(v) for k, v in asdict(self).items() if v is not None}
+
+
+def _pick(value: str | None, allowed: Mapping[str, object] | tuple[str, ...]) -> str | None:
+    """Return the value if it is one of the allowed keys."""
+    return value if value and value in allowed else None
+
+
+def _date(value: str | None) -> date | None:
+    """Parse an ISO date, or None."""
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _local_midnight(day: date) -> datetime:
+    """Return the start of a Shanghai day as an aware datetime."""
+    return datetime.combine(day, time(0), tzinfo=SHANGHAI)
+
+
+def shop_ids(session: Session, user: User, filters: BoardFilters) -> list[int] | None:
+    """Return the shops in scope whose name holds the typed text (None when not filtering)."""
+    if not filters.shop:
+        return None
+    shops = select(Merchant.id).where(
+        merchant_scope(session, user), Merchant.name.contains(filters.shop, autoescape=True)
+    )
+    return list(session.scalars(shops.limit(SHOP_MATCHES)))
+
+
+def conditions(session: Session, user: User, filters: BoardFilters) -> list[ColumnElement[bool]]:
+    """Return the filter conditions besides scope and shop name; dates are Shanghai days."""
+    found: list[ColumnElement[bool]] = []
+    if filters.merchant is not None:
+        found.append(Complaint.merchant_id == filters.merchant)
+    if filters.category:
+        found.append(Complaint.category == filters.category)
+    if filters.kind:
+        found.append(Complaint.kind == filters.kind)
+    if filters.date_from:
+        found.append(Complaint.created_at >= _local_midnight(filters.date_from))
+    if filters.date_to:
+        found.append(Complaint.created_at < _day_end(filters.date_to))
+    if filters.case_number:
+        found.append(Complaint.case_number == filters.case_number)
+    return found
+
+
+def _day_end(day: date) -> datetime:
+    """Return where a "to" day ends: the next Shanghai midnight (the day is included)."""
+    return _local_midnight(day + timedelta(days=1))
+
+
+def id_range(session: Session, filters: BoardFilters) -> tuple[int | None, int | None]:
+    """Return exclusive id bounds (above, below) that the date range implies, or None each."""
+    above = below = None
+    if filters.date_from:
+        moment = _local_midnight(filters.date_from) - ID_SKEW
+        # Every case created after this one's time + ID_SKEW got a larger id.
+        above = session.scalar(
+            select(Complaint.id)
+            .where(Complaint.created_at < moment)
+            .order_by(Complaint.created_at.desc())
+            .limit(1)
+        )
+    if filters.date_to:
+        moment = _day_end(filters.date_to) + ID_SKEW
+        # Every case created before this one's time - ID_SKEW got a smaller id.
+        below = session.scalar(
+            select(Complaint.id).where(Complaint.created_at >= moment).order_by(Complaint.created_at).limit(1)
+        )
+    return above, below

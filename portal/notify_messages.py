@@ -1,0 +1,141 @@
+"""What notifications say, and the exact message formats of email and the group robots."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from portal.categories import category_label
+from portal.i18n import shanghai
+from portal.models import Complaint
+
+# One headline per notifiable event kind; a kind missing here still gets the generic one.
+HEADLINES: dict[str, Any] = {
+    "submitted": _l("New complaint"),
+    "shopper_info": _l("The shopper added information"),
+    "rejected": _l("The shopper rejected the proposed resolution"),
+    "accepted": _l("The shopper accepted the proposed resolution"),
+    "rated": _l("The shopper rated the handling"),
+    "reminder": _l("Reminder: half of the time limit has passed"),
+    "urge": _l("Urge: the time limit is about to run out"),
+    "breach": _l("Overdue: the time limit has passed"),
+    "escalated": _l("The case was escalated"),
+    "returned": _l("The case was returned"),
+}
+
+STAGE_NAMES: dict[str, Any] = {
+    "respond": _l("first response"),
+    "onsite": _l("on site"),
+    "feedback": _l("feedback"),
+    "return": _l("return"),
+    "tell_return": _l("telling the shopper about the return"),
+    "accept": _l("decision to accept"),
+    "mediation": _l("mediation"),
+    "termination_notice": _l("notice that mediation ended"),
+    "verify": _l("verifying the report"),
+}
+
+MARKDOWN_KINDS = frozenset({"wecom", "dingtalk"})
+# Robots render these as markup; names typed by staff must not turn into links or bold.
+_MARKDOWN_SAFE = str.maketrans(
+    {"*": "＊", "_": "＿", "[": "［", "]": "］", "`": "'", "#": "＃", "<": "＜", ">": "＞"}
+)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A notification before it is rendered for one kind of channel."""
+
+    subject: str
+    fields: tuple[tuple[str, str], ...]
+    link: str
+
+
+def case_notice(complaint: Complaint, kind: str, base_url: str) -> Notice:
+    """Describe an event on a case without personal data: number, shop, category, stage, link."""
+    headline = str(HEADLINES.get(kind, _l("The case was updated")))
+    if kind == "submitted" and complaint.kind == "report":
+        headline = _("New report")
+    fields = [(_("Case number"), complaint.case_number)]
+    if complaint.merchant is not None:
+        fields.append((_("Merchant"), complaint.merchant.name))
+    if complaint.market is not None:
+        fields.append((_("Market"), complaint.market.name))
+    fields.append((_("Category"), category_label(complaint.category)))
+    if complaint.stage:
+        stage = str(STAGE_NAMES.get(complaint.stage, complaint.stage))
+        due = shanghai(complaint.stage_due_at)
+        when = f"{due:%m-%d %H:%M}" if due else ""
+        fields.append((_("Stage"), _("%(stage)s · due %(when)s", stage=stage, when=when) if due else stage))
+    link = f"{base_url.rstrip('/')}/office/complaints/{complaint.case_number}"
+    subject = _("[Kuaisu] %(headline)s %(case)s", headline=headline, case=complaint.case_number)
+    return Notice(subject[:200], tuple(fields), link)
+
+
+def check_notice(base_url: str) -> Notice:
+    """Describe the test message a station sends to check a channel."""
+    return Notice(
+        _("[Kuaisu] Test message"),
+        ((_("Result"), _("This channel works: case notifications will arrive here.")),),
+        f"{base_url.rstrip('/')}/office/channels",
+    )
+
+
+def render_body(notice: Notice, channel_kind: str) -> str:
+    """Render the stored body: markdown for WeCom and DingTalk, plain text for Feishu and email."""
+    open_label = _("Open in the back office")
+    if channel_kind in MARKDOWN_KINDS:
+        lines = [f"**{notice.subject}**", ""]  # our own words: nothing to neutralise
+        lines += [f"> {label}：{value.translate(_MARKDOWN_SAFE)}" for label, value in notice.fields]
+        return "\n".join([*lines, "", f"[{open_label}]({notice.link})"])
+    lines = [f"{label}：{value}" for label, value in notice.fields]
+    return "\n".join([*lines, "", f"{open_label}: {notice.link}"])
+
+
+def wecom_payload(subject: str, body: str) -> dict[str, Any]:
+    """WeCom group robot: a markdown message (content up to 4096 bytes)."""
+    return {"msgtype": "markdown", "markdown": {"content": body}}
+
+
+def dingtalk_payload(subject: str, body: str) -> dict[str, Any]:
+    """DingTalk custom robot: a markdown message; the title shows in the chat list."""
+    return {"msgtype": "markdown", "markdown": {"title": subject, "text": body}}
+
+
+def feishu_payload(subject: str, body: str, secret: str | None, timestamp: int) -> dict[str, Any]:
+    """Feishu custom bot: a text message, signed in the body when the bot has a secret."""
+    payload: dict[str, Any] = {"msg_type": "text", "content": {"text": f"{subject}\n{body}"}}
+    if secret:
+        payload.update(timestamp=str(timestamp), sign=feishu_sign(secret, timestamp))
+    return payload
+
+
+def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
+    """DingTalk: base64(HMAC-SHA256(key=secret, msg="timestamp\\nsecret")), timestamp in ms."""
+    digest = hmac.new(secret.encode(), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def feishu_sign(secret: str, timestamp: int) -> str:
+    """Feishu: base64(HMAC-SHA256(key="timestamp\\nsecret", msg=empty)), timestamp in seconds."""
+    digest = hmac.new(f"{timestamp}\n{secret}".encode(), b"", hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def email_message(subject: str, body: str, sender: str, to: str) -> EmailMessage:
+    """Build a UTF-8 email; the Chinese subject is RFC 2047 encoded by the SMTP policy."""
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = sender
+    message["To"] = to
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "kuaisu.local")
+    message.set_content(body)
+    return message

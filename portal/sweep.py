@@ -1,0 +1,225 @@
+"""The sweep: issue every card and escalation due at `now`, exactly once, however it is run.
+
+Exactly-once rests on the card rows, not on the lock: each card's unique key is inserted
+before its action, in the same transaction, and a key that exists is never acted on again.
+The lock only keeps two sweeps from doing the same work twice over.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.cards import ChainWriter, DueCard, claim, due_cards
+from portal.caseclocks import CaseClocks
+from portal.clock import CardKind, Stage
+from portal.clockstate import Clock, card_after
+from portal.db import begin_write
+from portal.escalation import escalate
+from portal.models import Complaint, StageClock
+from portal.policy import work_calendar
+from portal.regulator import end_mediation
+from portal.stages import MINUTE_STAGES
+from portal.workdays import WorkCalendar
+
+BATCH = 1000  # clocks per transaction: few commits, yet SQLite's write lock is held briefly
+_LADDER_STAGES = frozenset(stage.value for stage in MINUTE_STAGES)
+
+
+@dataclass
+class SweepReport:
+    """What a sweep did: one line per card or escalation, and the totals."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    lines: list[str] = field(default_factory=list)
+    late: int = 0
+    skipped: int = 0  # cards another run had already issued
+
+    def summary(self) -> str:
+        """Return one line of totals."""
+        parts = [f"{n} {kind}" for kind, n in sorted(self.counts.items())] or ["nothing due"]
+        return f"sweep: {', '.join(parts)}; {self.late} late; {self.skipped} already issued"
+
+
+def breach_action(clock: Clock, complaint: Complaint) -> str:
+    """Name what a breached clock does: climb the ladder, or what the top rung does instead."""
+    if clock.stage in _LADDER_STAGES and complaint.rung in ("merchant", "station"):
+        return "escalated"
+    if clock.stage == Stage.MEDIATION.value:
+        return "mediation_ended"  # Order 121: no agreement within 60 days ends mediation
+    if clock.stage == Stage.RETURN.value:
+        return "return_window_closed"  # the unit kept the case, so it is its own (首接负责制)
+    return "overdue"  # 督办: the outbox tells the supervising unit
+
+
+def plan(complaint: Complaint, clocks: list[Clock], now: datetime) -> list[DueCard]:
+    """Return the case's due cards in order, up to a breach that moves it up the ladder."""
+    planned: list[DueCard] = []
+    for card in sorted((c for clock in clocks for c in due_cards(clock, now)), key=DueCard.sort_key):
+        planned.append(card)
+        if card.kind is CardKind.BREACH and breach_action(card.clock, complaint) == "escalated":
+            break  # the climb stops every clock of this rung; the next rung starts afresh
+    return planned
+
+
+def _act(
+    session: Session,
+    complaint: Complaint,
+    card: DueCard,
+    now: datetime,
+    salt: str,
+    clocks: CaseClocks,
+    writer: ChainWriter,
+) -> str:
+    """Issue one won card: its event, and on breach what the breach sets in motion."""
+    clock, late = card.clock, card.late(now)
+    data = {
+        "stage": clock.stage,
+        "rung": clock.rung,
+        "card_at": card.at.isoformat(),
+        "due_at": clock.due_at.isoformat(),
+        "late": late,
+    }
+    if card.kind is not CardKind.BREACH:
+        writer.append(complaint, card.kind.value, now=now, data=data)
+        return card.kind.value
+    action = breach_action(clock, complaint)
+    if action == "escalated":
+        escalate(
+            session,
+            complaint,
+            reason="",
+            actor="system",
+            now=now,
+            salt=salt,
+            clocks=clocks,
+            writer=writer,
+            breach=data,
+        )
+    elif action == "mediation_ended":
+        end_mediation(
+            session, complaint, actor=None, now=now, salt=salt, clocks=clocks, writer=writer, late=late
+        )
+    else:
+        if action == "return_window_closed":
+            clocks.stop(complaint, [Stage.RETURN], "window_closed")
+        writer.append(complaint, action, now=now, data=data)
+    return action
+
+
+def sweep_batch(
+    session: Session,
+    now: datetime,
+    salt: str,
+    limit: int,
+    report: SweepReport,
+    calendar: WorkCalendar | None = None,
+) -> tuple[int, int]:
+    """Issue the cards of up to `limit` due clocks in this transaction; flush.
+
+    Return how many due clocks the query found and how many were still due once locked.
+    """
+    if not session.in_transaction():
+        begin_write(session)  # SQLite: hold the write lock before reading what is due
+    due = (
+        session.execute(
+            select(StageClock.complaint_id)
+            .where(StageClock.next_card_at <= now)
+            .order_by(StageClock.next_card_at, StageClock.id)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+    ids = sorted(set(due))
+    if not ids:
+        return 0, 0
+    # Lock the cases in id order, then re-read their clocks: whatever a concurrent sweep or
+    # a staff action committed meanwhile is seen here, never overwritten.
+    complaints = {
+        c.id: c
+        for c in session.scalars(
+            select(Complaint).where(Complaint.id.in_(ids)).order_by(Complaint.id).with_for_update()
+        )
+    }
+    clocks = CaseClocks(session, now, calendar, bulk=True)
+    clocks.preload(ids)
+    writer = ChainWriter(session, salt, bulk=True)
+    writer.preload(ids)
+    writer.prefetch(list(complaints.values()))
+    plans: dict[int, tuple[Complaint, list[Clock], list[DueCard]]] = {}
+    for complaint_id in ids:
+        complaint = complaints[complaint_id]
+        ripe = [c for c in clocks.running(complaint) if c.next_card_at is not None and c.next_card_at <= now]
+        plans[complaint_id] = (complaint, ripe, plan(complaint, ripe, now))
+    won = claim(session, [card for _c, _r, cards in plans.values() for card in cards], now)
+    # Everything the loop reads is locked, preloaded or in the identity map; the changes are
+    # kept as rows and written in a few bulk statements, not object by object.
+    with session.no_autoflush:
+        _issue(session, now, salt, plans, won, report, clocks, writer)
+    clocks.write()
+    writer.write()
+    session.flush()
+    return len(due), sum(len(ripe) for _c, ripe, _p in plans.values())
+
+
+def _issue(
+    session: Session,
+    now: datetime,
+    salt: str,
+    plans: dict[int, tuple[Complaint, list[Clock], list[DueCard]]],
+    won: set[str],
+    report: SweepReport,
+    clocks: CaseClocks,
+    writer: ChainWriter,
+) -> None:
+    """Act on every won card of the batch and move each clock on to its next card."""
+    for complaint, ripe, cards in plans.values():
+        for card in cards:
+            if card.key in won:
+                action = _act(session, complaint, card, now, salt, clocks, writer)
+                report.counts[action] += 1
+                report.late += card.late(now)
+                report.lines.append(
+                    f"{complaint.case_number} {action} {card.clock.stage}"
+                    f"@{card.clock.rung}{' late' if card.late(now) else ''}"
+                )
+            else:
+                report.skipped += 1
+            if card.clock.stopped_at is None:
+                clocks.point(card.clock, card_after(card.kind))
+        for clock in ripe:
+            if (
+                clock.stopped_at is None
+                and not due_cards(clock, now)
+                and clock.next_card_at is not None
+                and clock.next_card_at <= now
+            ):
+                # Never leave a clock due without a card: it would hold up every later sweep.
+                clocks.point(clock, CardKind(clock.next_card) if clock.next_card else None)
+
+
+def run_sweep(
+    open_session: Callable[[], Session], now: datetime, salt: str, *, batch: int = BATCH
+) -> SweepReport:
+    """Sweep in batches, one committed transaction each, until nothing is due at `now`."""
+    if now.tzinfo is None:
+        raise ValueError("the sweep needs an aware `now` (UTC)")
+    now = now.astimezone(UTC)
+    report = SweepReport()
+    calendar: WorkCalendar | None = None
+    while True:
+        with open_session() as session:
+            begin_write(session)
+            calendar = calendar or work_calendar(session)
+            found, ripe = sweep_batch(session, now, salt, batch, report, calendar)
+            session.commit()
+        # Every ripe clock moves on (a card, a stop, or a repair), so a full batch means more
+        # may be due; a full batch with none ripe means another sweep took them all.
+        if found < batch or ripe == 0:
+            return report

@@ -1,0 +1,104 @@
+"""Rate limits: generous per address (a market shares one Wi-Fi), tight per phone and shop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal import create_app
+from portal.models import Complaint
+from tests.factories import Factory, complaint_form
+
+
+@pytest.fixture
+def session(detached_session: Session) -> Session:
+    """Let each request have its own app context, as in production."""
+    return detached_session
+
+
+def _stored(session: Session) -> int:
+    session.rollback()
+    return session.scalar(select(func.count()).select_from(Complaint)) or 0
+
+
+def _app(app_config: dict[str, Any], **overrides: Any) -> Flask:
+    return create_app({**app_config, **overrides})
+
+
+def test_thirty_shoppers_behind_one_address_all_get_through(
+    client: FlaskClient, factory: Factory, session: Session
+) -> None:
+    code = factory.poster_of(factory.make_merchant()).code
+    for n in range(30):
+        response = client.post(
+            f"/c/{code}", data=complaint_form(phone=f"139{n:08d}"), environ_base={"REMOTE_ADDR": "10.1.2.3"}
+        )
+        assert response.status_code == 303, n
+    assert _stored(session) == 30
+
+
+def test_sixth_complaint_from_one_phone_about_one_shop_waits(
+    client: FlaskClient, factory: Factory, session: Session
+) -> None:
+    merchant = factory.make_merchant()
+    code = factory.poster_of(merchant).code
+    for _ in range(5):
+        assert client.post(f"/c/{code}", data=complaint_form()).status_code == 303
+    # The same number typed differently is the same phone.
+    response = client.post(f"/c/{code}", data=complaint_form(phone="+86 138-0013-8000"))
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert "请稍后" in response.get_data(as_text=True) or "稍" in response.get_data(as_text=True)
+    assert _stored(session) == 5
+    # Another phone, or the same phone about another shop, still gets through.
+    session.rollback()  # the factory writes next: drop the read snapshot taken above
+    assert client.post(f"/c/{code}", data=complaint_form(phone="13912345678")).status_code == 303
+    other = factory.poster_of(factory.make_merchant(market=merchant.market, name="鑫隆卫浴")).code
+    assert client.post(f"/c/{other}", data=complaint_form()).status_code == 303
+
+
+def test_refused_forms_do_not_use_up_the_phone_limit(
+    client: FlaskClient, factory: Factory, session: Session
+) -> None:
+    code = factory.poster_of(factory.make_merchant()).code
+    for _ in range(8):
+        assert client.post(f"/c/{code}", data=complaint_form(description="短")).status_code == 400
+    assert client.post(f"/c/{code}", data=complaint_form()).status_code == 303
+
+
+def test_per_address_limit_answers_429_with_retry_after(
+    app_config: dict[str, Any], factory: Factory, session: Session
+) -> None:
+    app = _app(app_config, RATELIMIT_PUBLIC_IP="3 per minute")
+    client = app.test_client()
+    code = factory.poster_of(factory.make_merchant()).code
+    statuses = [
+        client.post(f"/c/{code}", data=complaint_form(phone=f"139{n:08d}")).status_code for n in range(4)
+    ]
+    app.extensions["kuaisu.engine"].dispose()
+    assert statuses == [303, 303, 303, 429]
+    assert _stored(session) == 3
+
+
+def test_case_lookup_is_rate_limited(app_config: dict[str, Any], factory: Factory) -> None:
+    app = _app(app_config, RATELIMIT_TRACK="3 per minute")
+    client = app.test_client()
+    answers = [
+        client.post("/track", data={"case_number": f"KS20261122-{n:04d}", "last4": "1234"}) for n in range(4)
+    ]
+    looking = client.get("/track")
+    app.extensions["kuaisu.engine"].dispose()
+    assert [a.status_code for a in answers] == [404, 404, 404, 429]
+    assert int(answers[-1].headers["Retry-After"]) > 0
+    assert looking.status_code == 200  # only guesses are limited, not the page
+
+
+def test_limits_come_from_configuration(app: Flask) -> None:
+    assert app.config["RATELIMIT_PUBLIC_IP"] == "600 per minute"
+    assert app.config["RATELIMIT_SUBMIT_PHONE"] == "5 per hour"
+    assert app.config["RATELIMIT_HEADERS_ENABLED"] is True
