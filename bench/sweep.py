@@ -232,9 +232,9 @@ def measure(name: str, url: str, cases: int, due_share: float, scenario: str) ->
                 )
                 or 0
             )
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         report = run_sweep(new_session, NOW, SALT)
-        busy = time.perf_counter() - began
+        busy, busy_cpu = time.perf_counter() - began, time.process_time() - cpu
         began = time.perf_counter()
         idle = run_sweep(new_session, NOW, SALT)
         quiet = time.perf_counter() - began
@@ -243,7 +243,10 @@ def measure(name: str, url: str, cases: int, due_share: float, scenario: str) ->
         f"{name}, {scenario}: {cases:,} open complaints seeded in {took:.1f} s; "
         f"{due:,} ({due / cases:.0%}) with a card due"
     )
-    print(f"  sweep with work:   {busy:6.2f} s  {dict(sorted(report.counts.items()))}, {report.late} late")
+    print(
+        f"  sweep with work:   {busy:6.2f} s  (this process's CPU {busy_cpu:.2f} s; load average "
+        f"{os.getloadavg()[0]:.1f})  {dict(sorted(report.counts.items()))}, {report.late} late"
+    )
     print(f"  sweep, none due:   {quiet:6.3f} s  {dict(idle.counts) or 'nothing due'}")
 
 

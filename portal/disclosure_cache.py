@@ -106,6 +106,7 @@ class ResponseReplay:
                 close()
         headers = seen.get("headers", [])
         if seen.get("status", "").startswith("200") and not any(
-                name.lower() == "set-cookie" for name, _ in headers):
+            name.lower() == "set-cookie" for name, _ in headers
+        ):
             self.cache.put(key, self.ttl, (seen["status"], tuple(headers), body))
         return [body]

@@ -146,8 +146,9 @@ def metric_context(session: Session, now: datetime) -> MetricContext:
     )
 
 
-def _per_case_statement(where: Sequence[ColumnElement[bool]], ctx: MetricContext,
-                        group_by: Sequence[Any]) -> Select[Any]:
+def _per_case_statement(
+    where: Sequence[ColumnElement[bool]], ctx: MetricContext, group_by: Sequence[Any]
+) -> Select[Any]:
     """PostgreSQL: one pass joining each case to its clocks and escalations, then grouping."""
     per_case = (
         select(
@@ -167,18 +168,30 @@ def _per_case_statement(where: Sequence[ColumnElement[bool]], ctx: MetricContext
     )
     keys = [per_case.c[f"g{i}"] for i in range(len(group_by))]
     facts = (per_case.c.sig, per_case.c.clocks, per_case.c.escalations)
-    return select(*keys, *facts, func.count(), func.sum(per_case.c.score),
-                  func.sum(per_case.c.money)).group_by(*keys, *facts)
+    return select(
+        *keys, *facts, func.count(), func.sum(per_case.c.score), func.sum(per_case.c.money)
+    ).group_by(*keys, *facts)
 
 
-def _correlated_statement(where: Sequence[ColumnElement[bool]], ctx: MetricContext,
-                          group_by: Sequence[Any]) -> Select[Any]:
+def _correlated_statement(
+    where: Sequence[ColumnElement[bool]], ctx: MetricContext, group_by: Sequence[Any]
+) -> Select[Any]:
     """SQLite: a correlated lookup of each case's masks beats joining and re-grouping."""
     sig = signature(ctx)
     clock, escalation = func.coalesce(clock_mask(ctx), 0), func.coalesce(escalation_mask(), 0)
-    return (select(*group_by, sig, clock, escalation, func.count(), func.sum(Complaint.satisfaction),
-                   func.sum(Complaint.recovered_fen))
-            .where(*where).group_by(*group_by, sig, clock, escalation))
+    return (
+        select(
+            *group_by,
+            sig,
+            clock,
+            escalation,
+            func.count(),
+            func.sum(Complaint.satisfaction),
+            func.sum(Complaint.recovered_fen),
+        )
+        .where(*where)
+        .group_by(*group_by, sig, clock, escalation)
+    )
 
 
 def count_sets(

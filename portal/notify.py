@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 from flask import Flask, current_app, has_app_context, has_request_context
 from flask_babel import force_locale
-from sqlalchemy import and_, or_, select
 from sqlalchemy import event as sa_event
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal import audit
 from portal.db import begin_write, utcnow
 from portal.models import Complaint, Delivery, Event, NotificationChannel, User
+from portal.notify_batch import BATCH_KEY, Batch, prefetch
 from portal.notify_messages import Notice, case_notice, check_notice, render_body
 from portal.notify_outbox import RetryPolicy, mark_channel_health, send_pass
 from portal.notify_send import SendError, SendSettings, send_message
@@ -31,7 +30,6 @@ from portal.notify_send import SendError, SendSettings, send_message
 log = logging.getLogger("kuaisu.notify")
 EXTENSION = "kuaisu.notify"
 _KICK = "kuaisu.notify_kick"
-_BATCH = "kuaisu.notify_batch"
 
 
 class Recipient(StrEnum):
@@ -59,58 +57,9 @@ NOTIFY: dict[str, tuple[Recipient, ...]] = {
 }
 
 
-@dataclass
-class _Batch:
-    """Who may hear of a batch of cases, read at once (the clock sweep's events)."""
-
-    users: dict[int, User] = field(default_factory=dict)
-    shop_staff: dict[int, list[User]] = field(default_factory=dict)
-    market_channels: dict[int, list[NotificationChannel]] = field(default_factory=dict)
-    unit_channels: dict[int, list[NotificationChannel]] = field(default_factory=dict)
-
-
-def prefetch(session: Session, complaints: Sequence[Complaint]) -> None:
-    """Read the staff and channels of many cases in two queries, for the events that follow.
-
-    The clock sweep calls this per batch (cards.ChainWriter.prefetch), so thousands of
-    reminder and urge events cost no query each; the cache ends with the transaction.
-    """
-    batch = _Batch()
-    shops = {c.merchant_id for c in complaints if c.merchant_id is not None}
-    assignees = {c.assignee_id for c in complaints if c.assignee_id is not None}
-    for user in session.scalars(
-        select(User)
-        .where(
-            User.active.is_(True),
-            User.email.is_not(None),
-            User.email != "",
-            or_(and_(User.role == "merchant", User.merchant_id.in_(shops)), User.id.in_(assignees)),
-        )
-        .order_by(User.id)
-    ):
-        batch.users[user.id] = user
-        if user.role == "merchant" and user.merchant_id in shops:
-            batch.shop_staff.setdefault(user.merchant_id, []).append(user)
-    markets = {c.market_id for c in complaints if c.market_id is not None}
-    units = {c.unit_id for c in complaints}
-    for channel in session.scalars(
-        select(NotificationChannel)
-        .where(
-            NotificationChannel.active.is_(True),
-            or_(NotificationChannel.market_id.in_(markets), NotificationChannel.unit_id.in_(units)),
-        )
-        .order_by(NotificationChannel.id)
-    ):
-        if channel.market_id is not None:
-            batch.market_channels.setdefault(channel.market_id, []).append(channel)
-        if channel.unit_id is not None:
-            batch.unit_channels.setdefault(channel.unit_id, []).append(channel)
-    session.info[_BATCH] = batch
-
-
 def _staff(session: Session, complaint: Complaint, who: Recipient) -> list[User]:
     """Return the staff accounts to email for this recipient kind."""
-    batch: _Batch | None = session.info.get(_BATCH)
+    batch: Batch | None = session.info.get(BATCH_KEY)
     if who == Recipient.RESPONSIBLE and complaint.assignee_id is not None:
         if batch is not None:
             assignee = batch.users.get(complaint.assignee_id)
@@ -141,7 +90,7 @@ def _staff(session: Session, complaint: Complaint, who: Recipient) -> list[User]
 def _channels(session: Session, complaint: Complaint, who: Recipient) -> list[NotificationChannel]:
     """Return the active channels for this recipient kind."""
     home = who == Recipient.HOME_CHANNELS and complaint.market_id is not None and complaint.kind != "report"
-    batch: _Batch | None = session.info.get(_BATCH)
+    batch: Batch | None = session.info.get(BATCH_KEY)
     if batch is not None:
         if home and complaint.market_id is not None:
             return list(batch.market_channels.get(complaint.market_id, []))
@@ -293,12 +242,12 @@ def init_app(app: Flask) -> None:
     factory = app.extensions["kuaisu.sessionmaker"]
 
     def _after_commit(session: Session) -> None:
-        session.info.pop(_BATCH, None)
+        session.info.pop(BATCH_KEY, None)
         if session.info.pop(_KICK, False) and has_request_context():
             request_send()
 
     def _after_rollback(session: Session) -> None:
-        session.info.pop(_BATCH, None)
+        session.info.pop(BATCH_KEY, None)
         session.info.pop(_KICK, None)
 
     sa_event.listen(factory, "after_commit", _after_commit)

@@ -32,7 +32,7 @@ POSTGRES = [
 # The dashboard's covering index over a unit's cases by creation time (see portal/models/insight.py).
 INSIGHT_COLUMNS = ["unit_id", "created_at", "category", "kind", "status", "hidden_at", "stage_due_at",
                    "first_response_at", "on_site", "onsite_at", "feedback_at", "outcome", "satisfaction",
-                   "recovered_fen", "market_id", "merchant_id"]
+                   "recovered_fen", "market_id", "merchant_id", "id"]
 INDEXES = [
     ("complaint", "ix_complaint_insight", INSIGHT_COLUMNS),
     ("complaint", "ix_complaint_market_created", ["market_id", "created_at"]),

@@ -78,6 +78,8 @@ Index(
             "recovered_fen",
             "market_id",
             "merchant_id",
+            # PostgreSQL's index-only scans need the key the joins use; SQLite has it anyway.
+            "id",
         )
     ),
 )

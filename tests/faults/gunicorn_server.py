@@ -24,12 +24,13 @@ def free_port() -> int:
         return port
 
 
-def wait_until_healthy(port: int, proc: subprocess.Popen[bytes], attempts: int = 600) -> None:
-    """Block until /healthz answers 200; fail if gunicorn died."""
+def wait_until_healthy(port: int, proc: subprocess.Popen[bytes], log: Path, attempts: int = 600) -> None:
+    """Block until /healthz answers 200; fail with gunicorn's last words if it died."""
     pause = threading.Event()
     for _ in range(attempts):
         if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {proc.returncode}")
+            tail = log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}:\n{tail}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/healthz")
@@ -51,27 +52,15 @@ def gunicorn(
     port = port or free_port()
     full_env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "", **env}
     gunicorn_bin = str(Path(sys.executable).with_name("gunicorn"))
-    proc = subprocess.Popen(
-        [
-            gunicorn_bin,
-            "--preload",
-            "--workers",
-            str(workers),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--graceful-timeout",
-            "2",
-            "--timeout",
-            "30",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=full_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = Path(env.get("KUAISU_UPLOAD_DIR", "/tmp")).parent / f"gunicorn-{port}.log"
+    with log.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [gunicorn_bin, "--preload", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+             "--graceful-timeout", "2", "--timeout", "30", "wsgi:app"],
+            cwd=ROOT, env=full_env, stdout=log_file, stderr=subprocess.STDOUT,
+        )
     try:
-        wait_until_healthy(port, proc)
+        wait_until_healthy(port, proc, log)
         yield port, proc
     finally:
         proc.send_signal(signal.SIGTERM)
