@@ -21,17 +21,17 @@ class SchemaMismatchError(RuntimeError):
     """The database is not at the migration head the code expects."""
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str, migrations: Path = MIGRATIONS) -> Config:
     """Build an Alembic config pointing at migrations/ and the given database."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(migrations))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head", migrations: Path = MIGRATIONS) -> None:
     """Migrate the database to a revision, each migration in its own transaction."""
-    command.upgrade(alembic_config(url), revision)
+    command.upgrade(alembic_config(url, migrations), revision)
 
 
 def downgrade(url: str, revision: str) -> None:
@@ -39,9 +39,9 @@ def downgrade(url: str, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)
 
 
-def check_at_head(engine: Engine, url: str) -> None:
+def check_at_head(engine: Engine, url: str, migrations: Path = MIGRATIONS) -> None:
     """Refuse to serve on a database that is not at the head revision."""
-    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    heads = set(ScriptDirectory.from_config(alembic_config(url, migrations)).get_heads())
     with engine.connect() as conn:
         current = set(MigrationContext.configure(conn).get_current_heads())
     if current != heads:
