@@ -54,6 +54,8 @@ NOTIFY: dict[str, tuple[Recipient, ...]] = {
     "breach": _RESPONSIBLE,
     "escalated": (*_RESPONSIBLE, Recipient.UNIT_CHANNELS),
     "returned": _RESPONSIBLE,
+    # A breach with no rung above is supervision (督办): the regulator unit hears of it too.
+    "overdue": (*_RESPONSIBLE, Recipient.UNIT_CHANNELS),
 }
 
 

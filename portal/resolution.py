@@ -97,16 +97,20 @@ def reject_proposal(
             data={"proposal": offer.seq, "reopened": reopened},
         )
         record_progress(session, complaint, "rejected", now)
-        on_rejection(session, complaint, now)
+        on_rejection(session, complaint, now, salt)
         session.flush()
     return event
 
 
-def on_rejection(session: Session, complaint: Complaint, now: datetime) -> None:
-    """Hook for what a rejection sets in motion; today it is only recorded.
+def on_rejection(session: Session, complaint: Complaint, now: datetime, salt: str) -> None:
+    """Climb one rung: a shopper who rejects the offer is taken to the next level up."""
+    from portal.escalation import LadderTopError, escalate
 
-    The escalation issue makes a rejected case climb merchant → station → regulator here.
-    """
+    try:
+        escalate(session, complaint, reason="", actor="shopper", now=now, salt=salt)
+    except (LadderTopError, InvalidStepError):
+        # Already with the regulator (mediation goes on there), or returned as outside its remit.
+        return
 
 
 def rate(

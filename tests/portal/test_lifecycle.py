@@ -346,21 +346,20 @@ def test_shopper_accepts_the_open_offer(session: Session, case: Case) -> None:
     assert pending_proposal(session, c) is None
 
 
-def test_rejection_reopens_a_closed_case(
-    session: Session, case: Case, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_rejection_reopens_a_closed_case_and_climbs(session: Session, case: Case) -> None:
     c = case.complaint
     offer = propose(session, c, case.station, "退一半", 6400, version=1, now=NOW, salt=SALT)
     closed_case(session, case)
-    hooked: list[int] = []
-    monkeypatch.setattr(
-        "portal.resolution.on_rejection", lambda _s, complaint, _now: hooked.append(complaint.id)
-    )
+    rung_before = c.rung
     event = reject_proposal(session, c, proposal_seq=offer.seq, reason="要全额退款", now=LATER, salt=SALT)
     assert (event.kind, event.public, event.body) == ("rejected", True, "要全额退款")
     assert event.data == {"proposal": offer.seq, "reopened": True}
-    assert (c.status, c.closed_at, c.outcome) == ("handling", None, None)
-    assert hooked == [c.id]
+    # Reopened, then climbed: at the station it is new (black) until someone there takes it.
+    assert (c.status, c.closed_at, c.outcome) == ("new", None, None)
+    # The rejection climbs one rung of the ladder (merchant → station → regulator).
+    kinds = list(session.scalars(select(Event.kind).where(Event.complaint_id == c.id).order_by(Event.seq)))
+    assert "escalated" in kinds[kinds.index("rejected") :]
+    assert (rung_before, c.rung) == ("merchant", "station")
     with pytest.raises(NoPendingProposalError):
         accept_proposal(session, c, proposal_seq=offer.seq, now=LATER, salt=SALT)
 
