@@ -230,9 +230,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--skip-sqlite", action="store_true", help="measure PostgreSQL only")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="kuaisu-insight-") as tmp:
-        run("SQLite", f"sqlite:///{tmp}/bench.db", args.complaints, args.rounds, args.workers, args.seconds)
+    if not args.skip_sqlite:
+        with tempfile.TemporaryDirectory(prefix="kuaisu-insight-") as tmp:
+            run(
+                "SQLite",
+                f"sqlite:///{tmp}/bench.db",
+                args.complaints,
+                args.rounds,
+                args.workers,
+                args.seconds,
+            )
     pg = os.environ.get("KUAISU_TEST_DATABASE_URL")
     if not pg:
         print("\nPostgreSQL skipped: run under .ci/with-postgres.sh to measure it too.")
