@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from portal.db import new_session
 from portal.forms import ComplaintForm, parse_amount
 from portal.intake import Submission
-from portal.models import Merchant, PosterCode
+from portal.models import PosterCode
 from portal.phones import PhoneError, normalise_mobile, phone_digest
 from portal.policy import policy_for
-from portal.targets import PosterView
+from portal.targets import PosterView, chosen_merchant
 
 # Stand-ins for the per-request values in a cached form page; random, so no shop name can
 # contain them.
@@ -97,11 +97,7 @@ def render_form(
     status: int = 200,
 ) -> tuple[str, int]:
     """Render the complaint form for a poster, keeping whatever was typed."""
-    merchant = view.merchant
-    if merchant is None and shop_id:
-        chosen = session.get(Merchant, shop_id)
-        if chosen is not None and view.market is not None and chosen.market_id == view.market.id:
-            merchant = chosen
+    merchant = chosen_merchant(session, view, shop_id)
     if request.method == "GET" and merchant is not None:
         form.category.data = merchant.category
     unit_id = merchant.unit_id if merchant is not None else view.unit_id

@@ -61,15 +61,21 @@ def shops_in_market(session: Session, market_id: int, query: str = "") -> list[M
     return list(session.scalars(stmt.limit(200)))
 
 
+def chosen_merchant(session: Session, view: PosterView, shop_id: int | None) -> Merchant | None:
+    """Return the poster's merchant, or the chosen shop when it belongs to the poster's market."""
+    if view.merchant is not None or not shop_id:
+        return view.merchant
+    chosen = session.get(Merchant, shop_id)
+    if chosen is not None and view.market is not None and chosen.market_id == view.market.id:
+        return chosen
+    return None
+
+
 def target_for(
     session: Session, view: PosterView, shop_id: int | None
 ) -> tuple[Target, Merchant | None]:
     """Resolve the complaint's target; a market poster takes the chosen shop of that market."""
-    merchant = view.merchant
-    if merchant is None and shop_id:
-        chosen = session.get(Merchant, shop_id)
-        if chosen is not None and view.market is not None and chosen.market_id == view.market.id:
-            merchant = chosen
+    merchant = chosen_merchant(session, view, shop_id)
     unit_id = merchant.unit_id if merchant is not None else view.unit_id
     target = Target(unit_id, merchant, view.market, view.poster.id)
     return target, merchant
