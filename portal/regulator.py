@@ -7,12 +7,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from portal.audit import append_event
 from portal.cards import ChainWriter
 from portal.caseclocks import CaseClocks, identity_missing
 from portal.clock import CardKind, Stage
 from portal.clockstate import Clock, reschedule
-from portal.lifecycle import ActionNotAllowedError, CaseClosedError, InvalidStepError, LifecycleError
+from portal.lifecycle import (
+    ActionNotAllowedError,
+    CaseClosedError,
+    InvalidStepError,
+    LifecycleError,
+    staff_event,
+)
 from portal.models import Complaint, Event, User
 from portal.returns import check_reason, close_as
 
@@ -57,19 +62,7 @@ def _event(
     **data: Any,
 ) -> Event:
     """Stamp the case and append the regulator's public event."""
-    complaint.updated_at = now
-    return append_event(
-        session,
-        complaint,
-        kind,
-        now=now,
-        salt=salt,
-        actor_role=user.role,
-        actor_id=user.id,
-        public=True,
-        body=body,
-        data=data,
-    )
+    return staff_event(session, complaint, user, kind, now=now, salt=salt, public=True, body=body, data=data)
 
 
 def accept(session: Session, complaint: Complaint, user: User, *, now: datetime, salt: str) -> Event:
