@@ -134,6 +134,10 @@ class ChainWriter:
         for complaint_id, seq, digest in rows:
             self._tails[complaint_id] = (seq, digest)
 
+    def new_chain(self, complaint_id: int) -> None:
+        """Start the chain of a case created in this transaction, without asking for its tail."""
+        self._tails[complaint_id] = (0, audit.GENESIS)
+
     def prefetch(self, complaints: Sequence[Complaint]) -> None:
         """Let listeners read ahead for a batch (a listener may offer `prefetch(session, cases)`)."""
         for listener in audit.EVENT_LISTENERS:

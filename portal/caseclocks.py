@@ -26,6 +26,7 @@ from portal.workdays import WorkCalendar
 NOT_HEADLINE = frozenset({Stage.RETURN.value})
 _CLOCKS = cast(Table, StageClock.__table__)
 _CASES = cast(Table, Complaint.__table__)
+_UNSET = object()
 
 
 def identity_missing(complaint: Complaint) -> list[str]:
@@ -151,8 +152,10 @@ class CaseClocks:
                 keep.append(clock)
         self._running[complaint.id] = keep
 
-    def open_rung(self, complaint: Complaint) -> None:
-        """Start the clocks of the rung that now holds the case."""
+    def open_rung(self, complaint: Complaint, *, new: bool = False) -> None:
+        """Start the clocks of the rung that now holds the case (a new case has none running)."""
+        if new:
+            self._running.setdefault(complaint.id, [])
         for stage in rung_stages(complaint):
             self.start(complaint, stage)
         self.sync_headline(complaint)
@@ -175,9 +178,13 @@ class CaseClocks:
             for name, value in values.items():
                 setattr(complaint, name, value)
             return
-        for name, value in values.items():
+        # Read only what is loaded: an unloaded column counts as changed and costs no query.
+        loaded = complaint.__dict__
+        changed = {name: value for name, value in values.items() if loaded.get(name, _UNSET) != value}
+        for name, value in changed.items():
             set_committed_value(complaint, name, value)
-        self._cases.setdefault(complaint.id, {}).update(values)
+        if changed:
+            self._cases.setdefault(complaint.id, {}).update(changed)
 
     def write(self) -> None:
         """Store the bulk changes: clocks changed, clocks started, cases changed."""

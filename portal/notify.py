@@ -110,14 +110,15 @@ def _channels(session: Session, complaint: Complaint, who: Recipient) -> list[No
 
 
 def recipients(
-    session: Session, complaint: Complaint, kind: str
+    session: Session, complaint: Complaint, kind: str, *, email: bool = True
 ) -> tuple[list[User], list[NotificationChannel]]:
-    """Resolve an event kind to the staff and channels that hear of it, without duplicates."""
+    """Resolve an event kind to the staff (when email can go out) and channels, without duplicates."""
     users: dict[int, User] = {}
     channels: dict[int, NotificationChannel] = {}
     for who in NOTIFY.get(kind, ()):
         if who in (Recipient.MERCHANT_STAFF, Recipient.RESPONSIBLE):
-            users.update((u.id, u) for u in _staff(session, complaint, who))
+            if email:
+                users.update((u.id, u) for u in _staff(session, complaint, who))
         else:
             channels.update((c.id, c) for c in _channels(session, complaint, who))
     return list(users.values()), list(channels.values())
@@ -130,9 +131,8 @@ def enqueue_for_event(session: Session, complaint: Complaint, event: Event, now:
     if not has_app_context() or EXTENSION not in current_app.extensions:
         return
     config = current_app.config
-    users, channels = recipients(session, complaint, event.kind)
-    if not config.get("SMTP_HOST"):
-        users = []  # no mail server: personal emails could never go out
+    # Without a mail server personal emails could never go out: staff are not even looked up.
+    users, channels = recipients(session, complaint, event.kind, email=bool(config.get("SMTP_HOST")))
     if not users and not channels:
         return
     # Staff read these in the deployment's language, whatever the shopper's browser asked for.

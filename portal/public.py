@@ -13,7 +13,7 @@ from portal.db import get_session, utcnow
 from portal.forms import ComplaintForm
 from portal.intake import IdempotencyConflictError, submit
 from portal.photo_intake import clean_photos, photo_store
-from portal.policy import unit_chain, work_calendar
+from portal.poster_cache import poster_target, revoked_since
 from portal.public_support import (
     cached_form_page,
     gone_page,
@@ -26,7 +26,7 @@ from portal.public_support import (
     submission_from,
 )
 from portal.security import limiter
-from portal.targets import find_poster, shops_in_market, target_for
+from portal.targets import find_poster, shops_in_market
 
 bp = Blueprint("public", __name__)
 _SCRIPTS = Path(__file__).resolve().parent / "static_js"
@@ -90,21 +90,19 @@ def submit_form(code: str) -> Response | str | tuple[str, int]:
     form = ComplaintForm()
     shop_id = request.form.get("shop", type=int)
     valid = form.validate_on_submit() and not form.website.data
+    found = poster_target(code, shop_id) if valid else None
+    if found is None:
+        return _refuse(code, form, shop_id)
     # Photos are decoded before the write transaction starts, so the lock is held briefly.
-    clean, refused = clean_photos(form.photos.data) if valid else ([], [])
-    with read_session() as reads:
-        view, revoked = find_poster(reads, code)
-        if view is None:
-            return gone_page(revoked)
-        if not valid:
-            return render_form(reads, view, form, shop_id, status=400)
-        target, _merchant = target_for(reads, view, shop_id)
-        known = [target.merchant, target.market, *unit_chain(reads, target.unit_id)]
-        calendar = work_calendar(reads)
+    clean, refused = clean_photos(form.photos.data)
     config, sub, store = current_app.config, submission_from(form), photo_store()
     # The write lock is taken here (BEGIN IMMEDIATE) and held only for the inserts.
     session = get_session()
-    prime(session, known)
+    if revoked_since(session, found):
+        session.rollback()
+        return _refuse(code, form, shop_id)
+    prime(session, found.known)
+    view, target = found.view, found.target
     try:
         receipt = submit(
             session,
@@ -116,7 +114,7 @@ def submit_form(code: str) -> Response | str | tuple[str, int]:
             now=utcnow(),
             secret=config["SECRET_KEY"],
             salt=config["PHONE_SALT"],
-            calendar=calendar,
+            calendar=found.calendar,
         )
         session.commit()
     except IdempotencyConflictError:
@@ -125,3 +123,12 @@ def submit_form(code: str) -> Response | str | tuple[str, int]:
         form.form_errors.append(_("This form was already sent. Please check and send again."))
         return render_form(session, view, form, shop_id, status=409)
     return redirect(url_for("tracking.case_page", token=receipt.token, new=1), code=303)
+
+
+def _refuse(code: str, form: ComplaintForm, shop_id: int | None) -> tuple[str, int]:
+    """Answer a dead poster with the gone page, and bad input with the form as typed."""
+    with read_session() as reads:
+        view, revoked = find_poster(reads, code)
+        if view is None:
+            return gone_page(revoked)
+        return render_form(reads, view, form, shop_id, status=400)

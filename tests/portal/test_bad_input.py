@@ -289,3 +289,4 @@ def test_revoked_poster_says_so_and_gives_the_station(
     assert _stored(session) == 0
     new_code = factory.poster_of(merchant).code
     assert client.get(f"/c/{new_code}").status_code == 200
+

@@ -118,7 +118,7 @@ def test_complaint_and_first_event_are_one_transaction(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("event table on fire")
 
-    monkeypatch.setattr("portal.intake.append_event", broken)
+    monkeypatch.setattr("portal.intake.ChainWriter.append", broken)
     response = app.test_client().post(f"/c/{factory.poster_of(merchant).code}", data=complaint_form())
     app.extensions["kuaisu.engine"].dispose()
     assert response.status_code == 500
