@@ -12,11 +12,12 @@ import logging
 import threading
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from flask import Flask, current_app, has_app_context, has_request_context
 from flask_babel import force_locale
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal import audit
@@ -59,6 +60,19 @@ NOTIFY: dict[str, tuple[Recipient, ...]] = {
 }
 
 
+def _active_channels(owner: Any) -> Select[tuple[NotificationChannel]]:
+    """Return the (prebuilt, asked on every complaint) query of an owner's active channels."""
+    return (
+        select(NotificationChannel)
+        .where(owner == bindparam("owner"), NotificationChannel.active.is_(True))
+        .order_by(NotificationChannel.id)
+    )
+
+
+_MARKET_CHANNELS = _active_channels(NotificationChannel.market_id)
+_UNIT_CHANNELS = _active_channels(NotificationChannel.unit_id)
+
+
 def _staff(session: Session, complaint: Complaint, who: Recipient) -> list[User]:
     """Return the staff accounts to email for this recipient kind."""
     batch: Batch | None = session.info.get(BATCH_KEY)
@@ -97,16 +111,9 @@ def _channels(session: Session, complaint: Complaint, who: Recipient) -> list[No
         if home and complaint.market_id is not None:
             return list(batch.market_channels.get(complaint.market_id, []))
         return list(batch.unit_channels.get(complaint.unit_id, []))
-    owner = NotificationChannel.unit_id == complaint.unit_id
     if home:
-        owner = NotificationChannel.market_id == complaint.market_id
-    return list(
-        session.scalars(
-            select(NotificationChannel)
-            .where(owner, NotificationChannel.active.is_(True))
-            .order_by(NotificationChannel.id)
-        )
-    )
+        return list(session.scalars(_MARKET_CHANNELS, {"owner": complaint.market_id}))
+    return list(session.scalars(_UNIT_CHANNELS, {"owner": complaint.unit_id}))
 
 
 def recipients(
