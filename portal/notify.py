@@ -60,7 +60,7 @@ NOTIFY: dict[str, tuple[Recipient, ...]] = {
 }
 
 
-def _active_channels(owner: Any) -> Select[tuple[NotificationChannel]]:
+def _active_channels(owner: Any) -> Select[NotificationChannel]:
     """Return the (prebuilt, asked on every complaint) query of an owner's active channels."""
     return (
         select(NotificationChannel)
