@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
@@ -76,6 +77,13 @@ def propose(
     return event
 
 
+def open_proposal(events: Sequence[Event]) -> Event | None:
+    """Return the latest proposal the shopper has not yet answered, from the case's timeline."""
+    answers = [event for event in events if event.kind in ("proposed", "accepted", "rejected")]
+    last = max(answers, key=lambda event: event.seq, default=None)
+    return last if last is not None and last.kind == "proposed" else None
+
+
 def pending_proposal(session: Session, complaint: Complaint) -> Event | None:
     """Return the latest proposal the shopper has not yet answered."""
     last = session.scalars(
@@ -84,7 +92,7 @@ def pending_proposal(session: Session, complaint: Complaint) -> Event | None:
         .order_by(Event.seq.desc())
         .limit(1)
     ).first()
-    return last if last is not None and last.kind == "proposed" else None
+    return open_proposal([last] if last is not None else [])
 
 
 def record_outcome(

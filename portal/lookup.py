@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from portal.casenumbers import token_hash, tracking_token
 from portal.models import Complaint, Event
@@ -20,7 +20,17 @@ def find_by_token(session: Session, token: str) -> Complaint | None:
     """Return the case whose receipt token this is."""
     if not token or len(token) > 64:
         return None
-    return session.scalars(select(Complaint).where(Complaint.tracking_hash == token_hash(token))).first()
+    # The tracking page shows the shop, the market, the photos and the timeline: one round trip each.
+    return session.scalars(
+        select(Complaint)
+        .where(Complaint.tracking_hash == token_hash(token))
+        .options(
+            joinedload(Complaint.merchant),
+            joinedload(Complaint.market),
+            selectinload(Complaint.events),
+            selectinload(Complaint.attachments),
+        )
+    ).first()
 
 
 def normalise_case_number(typed: str) -> str:

@@ -16,7 +16,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 from wtforms.widgets import HiddenInput
 
-from portal.closing import outcome_label, pending_proposal, yuan
+from portal.closing import open_proposal, outcome_label, yuan
 from portal.db import get_session, utcnow
 from portal.lifecycle import LifecycleError, StaleCaseError
 from portal.lookup import find_by_token
@@ -61,7 +61,7 @@ class ShopperSteps:
 
 def shopper_steps(complaint: Complaint) -> ShopperSteps:
     """Return the open offer, and whether a rating is still possible."""
-    offer = pending_proposal(get_session(), complaint)
+    offer = open_proposal(complaint.events)
     can_rate = complaint.status == "closed" and complaint.rated_at is None
     return ShopperSteps(offer, can_rate)
 
