@@ -159,9 +159,12 @@ def possible_duplicates(
 
 def merged_into(session: Session, complaint: Complaint, visible: ColumnElement[bool]) -> list[Complaint]:
     """Return the viewer's cases that were linked into this one as duplicates."""
+    # Two steps: with a regulator's long list of units in `visible`, a planner may walk the
+    # unit index instead of ix_complaint_linked_to; almost every case has no duplicate at all.
+    ids = list(session.scalars(select(Complaint.id).where(Complaint.linked_to_id == complaint.id)))
+    if not ids:
+        return []
     found = session.scalars(
-        select(Complaint)
-        .where(Complaint.linked_to_id == complaint.id, visible)
-        .order_by(Complaint.created_at, Complaint.id)
+        select(Complaint).where(Complaint.id.in_(ids), visible).order_by(Complaint.created_at, Complaint.id)
     )
     return list(found)
