@@ -19,6 +19,7 @@ from portal.phones import mask
 _WORDS = {
     "report": _l("Report"),
     "hidden": _l("Hidden"),
+    "merged": _l("Merged"),
     "arrived": _l("Arrived %(age)s ago"),
     "taken_by": _l("Taken by %(name)s"),
     "not_taken": _l("Not taken yet"),

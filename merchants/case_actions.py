@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_babel import gettext as _
 
-from merchants.access import roles
+from merchants.access import get_complaint_or_404, roles
 from merchants.blueprint import bp
-from merchants.cases import Page, perform
+from merchants.cases import Act, Page, perform
 from merchants.forms_cases import (
     ArrivalForm,
     CallbackForm,
     HideForm,
+    LinkForm,
     NoteForm,
     OutcomeForm,
     ProposeForm,
@@ -18,8 +20,10 @@ from merchants.forms_cases import (
     VersionForm,
 )
 from portal.closing import close, hide, propose, record_callback, record_outcome
+from portal.duplicates import link_duplicate
 from portal.forms import parse_amount
 from portal.lifecycle import ACTION_ROLES, add_note, record_arrival, reply, take
+from portal.signals import SignalPolicy
 
 
 @bp.post("/complaints/<case_number>/take")
@@ -154,4 +158,31 @@ def callback_case(case_number: str) -> Page:
             **a.stamp,
         ),
         _("Call-back recorded."),
+    )
+
+
+def _link(act: Act) -> object:
+    """Link the posted case with this one; a case outside the user's scope is a 404."""
+    other = get_complaint_or_404(act.session, act.user, act.form.other.data)
+    return link_duplicate(
+        act.session,
+        act.complaint,
+        other,
+        act.user,
+        other_version=act.form.other_version.data,
+        policy=SignalPolicy.from_config(current_app.config),
+        **act.stamp,
+    )
+
+
+@bp.post("/complaints/<case_number>/link")
+@roles(*ACTION_ROLES["link"])
+def link_case(case_number: str) -> Page:
+    """Link a possible duplicate as one case: the later one is closed as merged into the earlier."""
+    return perform(
+        case_number,
+        "link",
+        LinkForm,
+        _link,
+        _("Linked as one case. The later one is closed as merged; the shopper is told which case continues."),
     )

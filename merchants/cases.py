@@ -27,8 +27,10 @@ from merchants.forms_cases import (
     ReplyForm,
     VersionForm,
 )
+from merchants.signals import case_signals
 from portal.closing import OutcomeMissingError, pending_proposal
 from portal.db import get_session, utcnow
+from portal.duplicates import NotDuplicateError
 from portal.lifecycle import (
     ActionNotAllowedError,
     AlreadyTakenError,
@@ -124,6 +126,7 @@ def render_case(
         may=lambda a: allowed(user, a),
         offer=pending_proposal(session, complaint),
         photos=[a for a in complaint.attachments if a.status == "ready"],
+        signals=case_signals(session, complaint, user),
     )
     return page, status
 
@@ -161,6 +164,11 @@ def _refusal(exc: LifecycleError) -> tuple[str, int]:
         return _("Someone already took this case."), 409
     if isinstance(exc, OutcomeMissingError):
         return _("Record the outcome before closing the case."), 400
+    if isinstance(exc, NotDuplicateError):
+        return _(
+            "These cases cannot be linked: both must be open, from the same mobile number, about "
+            "the same shop, sent within the duplicate window, and not linked already."
+        ), 409
     if isinstance(exc, ArrivalTimeError):
         return _("The arrival time must be today, not in the future, and not before the case."), 400
     return _("This step does not fit the case now."), 400

@@ -74,6 +74,13 @@ class ArrivalForm(VersionForm):
         return local.astimezone(now.tzinfo)
 
 
+class LinkForm(VersionForm):
+    """Link a possible duplicate as one case: the other case's number and the version shown."""
+
+    other = StringField(widget=HiddenInput(), validators=[DataRequired(), Length(max=20)])
+    other_version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+
+
 class ProposeForm(VersionForm):
     """A resolution offered to the shopper."""
 

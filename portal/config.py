@@ -43,6 +43,12 @@ def _defaults(instance: Path) -> dict[str, Any]:
         "PHONE_SALT": "",
         "STATION_HOTLINE": "12315",
         "DB_LOCK_TIMEOUT_MS": 10_000,
+        # Abuse and duplicate signals (shown to staff, never acted on alone): a phone with
+        # this many submissions within the window is flagged; the same phone and shop
+        # within DUPLICATE_WINDOW_DAYS is suggested as a possible duplicate.
+        "REPEAT_PHONE_THRESHOLD": 10,
+        "REPEAT_PHONE_WINDOW_DAYS": 7,
+        "DUPLICATE_WINDOW_DAYS": 7,
     }
 
 
@@ -58,7 +64,12 @@ _INT_KEYS = {
     "DISCLOSURE_MIN_CASES",
     "SMTP_PORT",
     "TRUSTED_PROXIES",
+    "REPEAT_PHONE_THRESHOLD",
+    "REPEAT_PHONE_WINDOW_DAYS",
+    "DUPLICATE_WINDOW_DAYS",
 }
+# Settings that are counts or periods: zero or less would flag everyone or no one.
+_POSITIVE_KEYS = ("REPEAT_PHONE_THRESHOLD", "REPEAT_PHONE_WINDOW_DAYS", "DUPLICATE_WINDOW_DAYS")
 
 
 def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -110,6 +121,9 @@ def load_config(
     if isinstance(fallbacks, str):
         # Old keys keep earlier receipt links findable by /track after a rotation.
         settings["SECRET_KEY_FALLBACKS"] = [k.strip() for k in fallbacks.split(",") if k.strip()]
+    for key in _POSITIVE_KEYS:
+        if not isinstance(settings[key], int) or settings[key] < 1:
+            raise ConfigError(f"KUAISU_{key} must be a whole number of at least 1, got {settings[key]!r}")
     if not settings["PHONE_SALT"]:
         settings["PHONE_SALT"] = settings["SECRET_KEY"]
     secure = settings["BASE_URL"].startswith("https://")

@@ -28,6 +28,8 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "hide": frozenset({"station", "regulator"}),
     "callback": frozenset({"station"}),
     "canned": frozenset({"station"}),
+    # Linking duplicates weighs the shopper's cases across shops: not the merchant's call.
+    "link": frozenset({"station", "regulator"}),
 }
 # A merchant can only say it settled the case itself; mediation and refusal are others' words.
 OUTCOME_ROLES: dict[str, frozenset[str]] = {

@@ -53,6 +53,11 @@ def lookup_case(session: Session, case_number: str, last4: str, *, secrets: Sequ
     same = hmac.compare_digest((stored or "\0\0\0\0").encode(), digits.encode())
     if complaint is None or not stored or not same or not digits.isdigit():
         return None
+    return receipt_token(complaint, secrets)
+
+
+def receipt_token(complaint: Complaint, secrets: Sequence[str]) -> str | None:
+    """Return the case's receipt token under the current or an earlier secret."""
     for secret in secrets:
         token = tracking_token(secret, complaint.idempotency_key)
         if token_hash(token) == complaint.tracking_hash:

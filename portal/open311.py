@@ -37,6 +37,8 @@ STATUS_NOTES: dict[str, Any] = {
     "rated": _l("The shopper rated the handling"),
     "escalated": _l("Escalated to the next level"),
     "returned": _l("Returned as outside the remit"),
+    "merged": _l("Closed as a duplicate; the matter continues in another case"),
+    "merged_in": _l("A duplicate case about the same matter was merged into this one"),
 }
 
 

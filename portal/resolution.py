@@ -118,8 +118,8 @@ def rate(
 ) -> Event:
     """Record the shopper's satisfaction (1–5) with the closed case, once."""
     with _race_is_stale(complaint):
-        if complaint.status != "closed":
-            raise InvalidStepError("rate a closed case")
+        if complaint.status != "closed" or complaint.linked_to_id is not None:
+            raise InvalidStepError("rate a closed case that was not merged into another")
         if complaint.rated_at is not None:
             raise AlreadyRatedError(complaint.case_number)
         if score not in SCORES:

@@ -62,7 +62,8 @@ class ShopperSteps:
 def shopper_steps(complaint: Complaint) -> ShopperSteps:
     """Return the open offer, and whether a rating is still possible."""
     offer = open_proposal(complaint.events)
-    can_rate = complaint.status == "closed" and complaint.rated_at is None
+    # A merged duplicate is rated through the case it continues in.
+    can_rate = complaint.status == "closed" and complaint.rated_at is None and complaint.linked_to_id is None
     return ShopperSteps(offer, can_rate)
 
 

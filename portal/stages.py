@@ -64,8 +64,8 @@ def record_progress(session: Session, complaint: Complaint, trigger: str, now: d
         # The rejected offer was no feedback; the ladder (escalation.escalate) moves the case.
         complaint.feedback_at = None
     clocks = CaseClocks(session, now)
-    if trigger in ("closed", "hidden"):
-        # A hidden case is abuse or a duplicate: it must not climb the ladder by itself.
+    if trigger in ("closed", "hidden", "merged"):
+        # A hidden case is abuse, a merged one a duplicate: neither climbs the ladder by itself.
         clocks.stop(complaint, None, trigger)
     elif trigger in STOPS:
         clocks.stop(complaint, STOPS[trigger], trigger)

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from portal.db import get_session, utcnow
 from portal.followup import add_information
 from portal.forms import FollowUpForm, TrackForm
-from portal.lookup import find_by_token, lookup_case, public_timeline
+from portal.lookup import find_by_token, lookup_case, public_timeline, receipt_token
 from portal.models import Complaint
 from portal.photo_intake import clean_photos, photo_store
 from portal.policy import policy_for, work_calendar
@@ -21,6 +21,24 @@ bp = Blueprint("tracking", __name__)
 
 def _track_limit() -> str:
     return str(current_app.config["RATELIMIT_TRACK"])
+
+
+def _secrets() -> list[str]:
+    """Return the current secret and the earlier ones that still open old receipt links."""
+    config = current_app.config
+    return [config["SECRET_KEY"], *(config.get("SECRET_KEY_FALLBACKS") or [])]
+
+
+def _continuing(complaint: Complaint) -> tuple[str, str | None] | None:
+    """Return the number and receipt token of the case a merged duplicate continues in.
+
+    Only cases of the same mobile number are linked (portal/duplicates.py), so the holder of
+    this receipt is the shopper of that case too.
+    """
+    primary = complaint.linked_to
+    if primary is None:
+        return None
+    return primary.case_number, receipt_token(primary, _secrets())
 
 
 def _case_page(complaint: Complaint, token: str, form: FollowUpForm, *, new: bool = False) -> str:
@@ -40,6 +58,7 @@ def _case_page(complaint: Complaint, token: str, form: FollowUpForm, *, new: boo
         events=public_timeline(complaint),
         form=form,
         new=new,
+        continues=_continuing(complaint),
     )
 
 
@@ -102,13 +121,7 @@ def track() -> Response | str | tuple[str, int]:
     form = TrackForm()
     if not form.validate_on_submit():
         return render_template("public/lookup.html", form=form), 400 if form.is_submitted() else 200
-    config = current_app.config
-    token = lookup_case(
-        get_session(),
-        form.case_number.data or "",
-        form.last4.data or "",
-        secrets=[config["SECRET_KEY"], *(config.get("SECRET_KEY_FALLBACKS") or [])],
-    )
+    token = lookup_case(get_session(), form.case_number.data or "", form.last4.data or "", secrets=_secrets())
     if token is None:
         # One answer for any miss, with nothing typed echoed back: the page says no more
         # about a wrong number than about wrong digits.

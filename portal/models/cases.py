@@ -89,6 +89,8 @@ class Complaint(Base):
 
     merchant = relationship("Merchant")
     market = relationship("Market")
+    # The case a duplicate was merged into (portal/duplicates.py); None for every other case.
+    linked_to: Mapped[Complaint | None] = relationship(remote_side=[id], viewonly=True)
     events: Mapped[list[Event]] = relationship(
         back_populates="complaint", order_by="Event.seq", viewonly=True
     )
@@ -105,7 +107,12 @@ class Complaint(Base):
         Index("ix_complaint_market_board", "market_id", "status", "id"),
         Index("ix_complaint_unit_board", "unit_id", "status", "id"),
         Index("ix_complaint_stage_due", "stage_due_at"),
-        Index("ix_complaint_phone", "phone"),
+        # Repeat-phone signal and the staff's phone search: one phone's cases by time.
+        Index("ix_complaint_phone_created", "phone", "created_at"),
+        # Possible duplicates: one phone's cases at one shop by time.
+        Index("ix_complaint_phone_merchant", "phone", "merchant_id", "created_at"),
+        # The duplicates linked into a case.
+        Index("ix_complaint_linked_to", "linked_to_id"),
         Index("ix_complaint_created", "created_at"),
     )
 

@@ -100,3 +100,20 @@ def test_create_app_in_production_refuses_to_start_without_a_key(
     monkeypatch.delenv("KUAISU_SECRET_KEY", raising=False)
     with pytest.raises(ConfigError, match="KUAISU_SECRET_KEY"):
         create_app({"DATABASE_URL": "sqlite://"})
+
+
+def test_signal_thresholds_are_read_from_the_environment_and_checked(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from portal.signals import SignalPolicy
+
+    app = _app(tmp_path)
+    load_config(app, environ={"KUAISU_REPEAT_PHONE_THRESHOLD": "12", "KUAISU_DUPLICATE_WINDOW_DAYS": "3"})
+    policy = SignalPolicy.from_config(app.config)
+    assert (policy.repeat_threshold, policy.repeat_window, policy.duplicate_window) == (
+        12,
+        timedelta(days=7),
+        timedelta(days=3),
+    )
+    with pytest.raises(ConfigError, match="KUAISU_REPEAT_PHONE_WINDOW_DAYS must be a whole number"):
+        load_config(_app(tmp_path), environ={"KUAISU_REPEAT_PHONE_WINDOW_DAYS": "0"})
