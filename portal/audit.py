@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,7 +17,22 @@ from portal.models import Complaint, Event
 
 GENESIS = "0" * 64
 
-EventListener = Callable[[Session, Complaint, Event, datetime], None]
+
+class ChainedEvent(Protocol):
+    """What the chain hashes and the listeners read: a stored Event, or one the sweep inserts in bulk."""
+
+    complaint_id: int
+    seq: int
+    kind: str
+    public: bool
+    actor_id: int | None
+    actor_role: str
+    body: str | None
+    data: dict[str, Any] | None
+    created_at: datetime
+
+
+EventListener = Callable[[Session, Complaint, ChainedEvent, datetime], None]
 # Called inside the caller's transaction after each event (e.g. the notification outbox),
 # so whatever they add commits or rolls back together with the event.
 EVENT_LISTENERS: list[EventListener] = []
@@ -30,7 +45,7 @@ def _digest(text: str | None, salt: str) -> str | None:
     return hmac.new(salt.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
-def canonical(event: Event, salt: str) -> bytes:
+def canonical(event: ChainedEvent, salt: str) -> bytes:
     """Encode the event for hashing; the body (may hold personal data) only as a salted hash."""
     record = {
         "complaint_id": event.complaint_id,
@@ -46,7 +61,7 @@ def canonical(event: Event, salt: str) -> bytes:
     return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def chain_hash(prev_hash: str, event: Event, salt: str) -> str:
+def chain_hash(prev_hash: str, event: ChainedEvent, salt: str) -> str:
     """Return the hash linking this event to the previous one of the same case."""
     return hashlib.sha256(prev_hash.encode() + canonical(event, salt)).hexdigest()
 

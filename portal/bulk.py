@@ -1,29 +1,63 @@
-"""Insert or update many rows at once: an executemany on SQLite, one statement on PostgreSQL.
+"""Insert or update many rows at once, below the ORM: the sweep writes thousands per batch.
 
-On PostgreSQL an executemany of thousands of rows pays parameter handling per row; the
-sweep's batches instead send one array per column, unnested by the server (4x faster in
-bench/sweep.py). SQLite runs in-process, where executemany is already cheap.
+PostgreSQL gets one statement per table, one array per column unnested by the server
+(an executemany pays parameter handling per row). SQLite runs in-process, where the
+driver's own executemany is cheap once values are already what the column stores;
+SQLAlchemy's per-row bind processing cost more than SQLite's work (bench/sweep.py).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Table, bindparam, insert, text, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import JSON, DateTime, Table, text
 from sqlalchemy.orm import Session
 
+# SQLite's statement parameter limit is 32,766; a multi-row VALUES stays well inside it.
+_SQLITE_ROWS = 500
 
-def _plain(table: Table, name: str, value: Any) -> Any:
-    """Convert a value as the column's type would: naive UTC time, JSON as text."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None)
-    if value is not None and isinstance(table.c[name].type, JSON):
-        return json.dumps(value, ensure_ascii=False)
-    return value
+
+def _naive_utc(value: datetime) -> datetime:
+    """Return the naive UTC time a UTCDateTime column stores; refuse a naive one, as it does."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: Kuaisu stores UTC and needs tz-aware values")
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _sqlite_time(value: datetime) -> str:
+    """Return the text SQLAlchemy's SQLite DATETIME stores, so bulk rows sort and read alike."""
+    if value.tzinfo is not UTC:
+        value = _naive_utc(value)
+    return value.isoformat(" ", "microseconds")[:26]  # strftime costs twice as much
+
+
+def _converter(table: Table, name: str, sqlite: bool) -> Callable[[Any], Any]:
+    """Return how a value of this column is handed to the driver."""
+    kind = table.c[name].type
+    if isinstance(kind, JSON):
+        return lambda v: None if v is None else json.dumps(v, ensure_ascii=False)
+    if isinstance(getattr(kind, "impl_instance", kind), DateTime):
+        if sqlite:
+            return lambda v: None if v is None else _sqlite_time(v)
+        return lambda v: None if v is None else _naive_utc(v)
+    return lambda v: v
+
+
+def _columns(table: Table, names: Sequence[str], rows: Sequence[dict[str, Any]], sqlite: bool) -> list[Any]:
+    """Return one list of driver values per named column."""
+    return [list(map(_converter(table, name, sqlite), [row[name] for row in rows])) for name in names]
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _quote(session: Session) -> Callable[[str], str]:
+    quote: Callable[[str], str] = session.get_bind().dialect.identifier_preparer.quote
+    return quote
 
 
 def _arrays(session: Session, table: Table, names: Sequence[str]) -> str:
@@ -31,15 +65,6 @@ def _arrays(session: Session, table: Table, names: Sequence[str]) -> str:
     dialect = session.get_bind().dialect
     casts = (f"CAST(:{name} AS {table.c[name].type.compile(dialect=dialect)}[])" for name in names)
     return f"unnest({', '.join(casts)})"
-
-
-def _params(table: Table, names: Sequence[str], rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
-    """Return one list of values per column."""
-    return {name: [_plain(table, name, row[name]) for row in rows] for name in names}
-
-
-def _postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def insert_rows(
@@ -53,28 +78,30 @@ def insert_rows(
     """Insert the rows (skipping any that clash on `unique`); return the `returning` column."""
     if not rows:
         return []
-    if not _postgres(session):
-        statement = insert(table)
-        if unique is not None:
-            statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=[unique])
-        if returning is None:
-            session.execute(statement, list(rows))
-            return []
-        return list(session.scalars(statement.returning(table.c[returning]), list(rows)))
-    names = list(rows[0])
-    quote = session.get_bind().dialect.identifier_preparer.quote
+    names, quote = list(rows[0]), _quote(session)
     # Only the table's own column names (table.c[name] refuses others) enter the SQL text;
     # every value is a bound parameter.
-    sql = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) "  # noqa: S608
-        f"SELECT * FROM {_arrays(session, table, names)}"
-    )
-    if unique is not None:
-        sql += f" ON CONFLICT ({quote(unique)}) DO NOTHING"
-    if returning is not None:
-        sql += f" RETURNING {quote(returning)}"
-    result = session.execute(text(sql), _params(table, names, rows))
-    return list(result.scalars()) if returning is not None else []
+    head = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))})"
+    tail = f" ON CONFLICT ({quote(unique)}) DO NOTHING" if unique is not None else ""
+    tail += f" RETURNING {quote(returning)}" if returning is not None else ""
+    if _postgres(session):
+        values = dict(zip(names, _columns(table, names, rows, sqlite=False), strict=True))
+        sql = f"{head} SELECT * FROM {_arrays(session, table, names)}{tail}"  # noqa: S608
+        result = session.execute(text(sql), values)
+        return list(result.scalars()) if returning is not None else []
+    tuples = list(zip(*_columns(table, names, rows, sqlite=True), strict=True))
+    connection = session.connection()
+    if returning is None:
+        connection.exec_driver_sql(f"{head} VALUES ({', '.join('?' * len(names))}){tail}", tuples)
+        return []
+    # The driver's executemany drops RETURNING rows; many rows per VALUES keep them.
+    found: list[Any] = []
+    for start in range(0, len(tuples), _SQLITE_ROWS):
+        chunk = tuples[start : start + _SQLITE_ROWS]
+        marks = ", ".join([f"({', '.join('?' * len(names))})"] * len(chunk))
+        flat = tuple(value for row in chunk for value in row)
+        found += connection.exec_driver_sql(f"{head} VALUES {marks}{tail}", flat).scalars().all()
+    return found
 
 
 def update_rows(
@@ -83,23 +110,23 @@ def update_rows(
     """Update rows by id to the given values (each row names the same columns)."""
     if not rows:
         return
-    names = list(rows[0])
-    if not _postgres(session):
-        values: dict[str, Any] = {name: bindparam(f"v_{name}") for name in names if name != "id"}
-        if bump_version:
-            values["version"] = table.c.version + 1
-        session.execute(
-            update(table).where(table.c.id == bindparam("v_id")).values(values),
-            [{f"v_{name}": value for name, value in row.items()} for row in rows],
-        )
-        return
-    quote = session.get_bind().dialect.identifier_preparer.quote
+    names, quote = list(rows[0]), _quote(session)
     name = quote(table.name)
-    sets = [f"{quote(column)} = v.{quote(column)}" for column in names if column != "id"]
+    columns = [column for column in names if column != "id"]
+    if _postgres(session):
+        sets = [f"{quote(column)} = v.{quote(column)}" for column in columns]
+        if bump_version:
+            sets.append(f"version = {name}.version + 1")
+        values = dict(zip(names, _columns(table, names, rows, sqlite=False), strict=True))
+        sql = (
+            f"UPDATE {name} SET {', '.join(sets)} FROM {_arrays(session, table, names)} "  # noqa: S608
+            f"AS v({', '.join(map(quote, names))}) WHERE {name}.id = v.id"
+        )
+        session.execute(text(sql), values)
+        return
+    sets = [f"{quote(column)} = ?" for column in columns]
     if bump_version:
-        sets.append(f"version = {name}.version + 1")
-    sql = (
-        f"UPDATE {name} SET {', '.join(sets)} FROM {_arrays(session, table, names)} "  # noqa: S608
-        f"AS v({', '.join(map(quote, names))}) WHERE {name}.id = v.id"
-    )
-    session.execute(text(sql), _params(table, names, rows))
+        sets.append("version = version + 1")
+    tuples = list(zip(*_columns(table, [*columns, "id"], rows, sqlite=True), strict=True))
+    sql = f"UPDATE {name} SET {', '.join(sets)} WHERE id = ?"  # noqa: S608
+    session.connection().exec_driver_sql(sql, tuples)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -11,6 +11,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from portal import audit, bulk
+from portal.audit import ChainedEvent
 from portal.clock import CardKind
 from portal.clockstate import CARD_ORDER, Clock, card_after, card_moment
 from portal.models import Complaint, Event, StageCard
@@ -19,19 +20,6 @@ from portal.models import Complaint, Event, StageCard
 # missed (the server was down or the timer stopped) and is marked late.
 LATE_GRACE = timedelta(minutes=2)
 _RANK = {kind: rank for rank, kind in enumerate(CARD_ORDER)}
-_EVENT_COLUMNS = (
-    "complaint_id",
-    "seq",
-    "kind",
-    "public",
-    "actor_id",
-    "actor_role",
-    "body",
-    "data",
-    "created_at",
-    "prev_hash",
-    "hash",
-)
 
 
 @dataclass(frozen=True)
@@ -98,6 +86,30 @@ def claim(session: Session, cards: Sequence[DueCard], now: datetime) -> set[str]
     return set(bulk.insert_rows(session, table, rows, unique="card_key", returning="card_key"))
 
 
+@dataclass(slots=True)
+class PendingEvent:
+    """An event the sweep keeps for one bulk insert: Event's columns without the ORM's cost."""
+
+    complaint_id: int
+    seq: int
+    kind: str
+    public: bool
+    actor_id: int | None
+    actor_role: str
+    body: str | None
+    data: dict[str, Any] | None
+    created_at: datetime
+    prev_hash: str
+    hash: str = ""
+
+    def row(self) -> dict[str, Any]:
+        """Return the column values to store."""
+        return {name: getattr(self, name) for name in _EVENT_COLUMNS}
+
+
+_EVENT_COLUMNS = tuple(f.name for f in fields(PendingEvent))
+
+
 class ChainWriter:
     """Append events to many cases' chains in one transaction, as audit.append_event does.
 
@@ -111,7 +123,7 @@ class ChainWriter:
         self.salt = salt
         self.bulk = bulk  # the sweep: keep rows for one insert in write()
         self._tails: dict[int, tuple[int, str]] = {}
-        self._rows: list[dict[str, Any]] = []
+        self._pending: list[PendingEvent] = []
 
     def preload(self, complaint_ids: Iterable[int]) -> None:
         """Read the last (seq, hash) of many chains in one query."""
@@ -156,25 +168,26 @@ class ChainWriter:
         public: bool = False,
         body: str | None = None,
         data: dict[str, Any] | None = None,
-    ) -> Event:
+    ) -> ChainedEvent:
         """Add one event at the end of the case's chain; the caller holds the case's row."""
         self.preload([complaint.id])
         seq, prev = self._tails[complaint.id]
-        event = Event(
-            complaint_id=complaint.id,
-            seq=seq + 1,
-            kind=kind,
-            public=public,
-            actor_id=actor_id,
-            actor_role=actor_role,
-            body=body,
-            data=data,
-            created_at=now,
-            prev_hash=prev,
-        )
+        values: dict[str, Any] = {
+            "complaint_id": complaint.id,
+            "seq": seq + 1,
+            "kind": kind,
+            "public": public,
+            "actor_id": actor_id,
+            "actor_role": actor_role,
+            "body": body,
+            "data": data,
+            "created_at": now,
+            "prev_hash": prev,
+        }
+        event = PendingEvent(**values) if self.bulk else Event(**values)
         event.hash = audit.chain_hash(prev, event, self.salt)
-        if self.bulk:
-            self._rows.append({column: getattr(event, column) for column in _EVENT_COLUMNS})
+        if isinstance(event, PendingEvent):
+            self._pending.append(event)
         else:
             self.session.add(event)
         self._tails[complaint.id] = (event.seq, event.hash)
@@ -187,6 +200,5 @@ class ChainWriter:
 
     def write(self) -> None:
         """Insert the events kept in bulk mode, in one statement."""
-        if self._rows:
-            bulk.insert_rows(self.session, cast(Table, Event.__table__), self._rows)
-        self._rows = []
+        bulk.insert_rows(self.session, cast(Table, Event.__table__), [e.row() for e in self._pending])
+        self._pending = []

@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import bulk
 from portal.clock import CardKind, Policy, Stage
-from portal.clockstate import Clock, ClockState, point_at, reschedule
+from portal.clockstate import STATE_FIELDS, Clock, ClockState, point_at, reschedule
 from portal.models import Complaint, StageClock
 from portal.policy import policy_for, work_calendar
 from portal.workdays import WorkCalendar
@@ -91,8 +91,8 @@ class CaseClocks:
         where = (StageClock.complaint_id.in_(ids), StageClock.stopped_at.is_(None))
         found: Iterable[Clock]
         if self.bulk:
-            rows = self.session.execute(select(*_CLOCKS.c).where(*where))
-            found = [ClockState(**row._mapping) for row in rows]
+            rows = self.session.execute(select(*(_CLOCKS.c[name] for name in STATE_FIELDS)).where(*where))
+            found = [ClockState(*row) for row in rows]
         else:
             found = self.session.scalars(select(StageClock).where(*where).order_by(StageClock.id))
         for clock in found:

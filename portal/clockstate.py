@@ -97,4 +97,5 @@ def reschedule(clock: Clock, policy: Policy, calendar: WorkCalendar, next_card: 
     point_at(clock, next_card)
 
 
-_STORED = tuple(f.name for f in fields(ClockState) if f.name != "id")
+STATE_FIELDS = tuple(f.name for f in fields(ClockState))  # in the order ClockState(*row) takes them
+_STORED = STATE_FIELDS[1:]  # all but the id

@@ -7,10 +7,11 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
+from portal.audit import ChainedEvent
 from portal.cards import ChainWriter
 from portal.caseclocks import CaseClocks, identity_missing
 from portal.lifecycle import ActionNotAllowedError, CaseClosedError, InvalidStepError, LifecycleError
-from portal.models import Complaint, Event, Market, RegulatorUnit, User
+from portal.models import Complaint, Market, RegulatorUnit, User
 
 Actor = User | Literal["shopper", "system"]
 # Station staff escalate by hand (the issue); an admin may act for any unit.
@@ -68,7 +69,7 @@ def escalate(
     clocks: CaseClocks | None = None,
     writer: ChainWriter | None = None,
     breach: dict[str, Any] | None = None,
-) -> Event:
+) -> ChainedEvent:
     """Move the case one rung up: stop this rung's clocks, start the next rung's.
 
     `actor` is "system" for a breached clock (the sweep passes `breach`), "shopper" for a

@@ -21,8 +21,9 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from portal import audit
+from portal.audit import ChainedEvent
 from portal.db import begin_write, utcnow
-from portal.models import Complaint, Delivery, Event, NotificationChannel, User
+from portal.models import Complaint, Delivery, NotificationChannel, User
 from portal.notify_batch import BATCH_KEY, Batch, prefetch
 from portal.notify_messages import Notice, case_notice, check_notice, render_body
 from portal.notify_outbox import RetryPolicy, mark_channel_health, send_pass
@@ -131,7 +132,7 @@ def recipients(
     return list(users.values()), list(channels.values())
 
 
-def enqueue_for_event(session: Session, complaint: Complaint, event: Event, now: datetime) -> None:
+def enqueue_for_event(session: Session, complaint: Complaint, event: ChainedEvent, now: datetime) -> None:
     """Add the deliveries an event calls for, inside the caller's transaction (audit listener)."""
     if event.kind not in NOTIFY or complaint.hidden_at is not None:
         return

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from portal.audit import ChainedEvent
 from portal.cards import ChainWriter
 from portal.caseclocks import CaseClocks, identity_missing
 from portal.clock import CardKind, Stage
@@ -175,7 +176,7 @@ def end_mediation(
     clocks: CaseClocks | None = None,
     writer: ChainWriter | None = None,
     late: bool = False,
-) -> Event:
+) -> ChainedEvent:
     """End mediation without agreement (by hand, or at 60 days); the 7-day notice clock starts."""
     if actor is not None:
         _check(complaint, actor)

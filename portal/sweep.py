@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from portal.cards import ChainWriter, DueCard, claim, due_cards
 from portal.caseclocks import CaseClocks
@@ -21,7 +21,7 @@ from portal.clock import CardKind, Stage
 from portal.clockstate import Clock, card_after
 from portal.db import begin_write
 from portal.escalation import escalate
-from portal.models import Complaint, StageClock
+from portal.models import Complaint, RegulatorUnit, StageClock
 from portal.policy import work_calendar
 from portal.regulator import end_mediation
 from portal.stages import MINUTE_STAGES
@@ -144,9 +144,18 @@ def sweep_batch(
     complaints = {
         c.id: c
         for c in session.scalars(
-            select(Complaint).where(Complaint.id.in_(ids)).order_by(Complaint.id).with_for_update()
+            select(Complaint)
+            .where(Complaint.id.in_(ids))
+            .order_by(Complaint.id)
+            .with_for_update(of=Complaint)
+            .options(selectinload(Complaint.market), selectinload(Complaint.merchant))
         )
     }
+    # The identity map holds objects weakly: keep the batch's units, so that naming the
+    # regulator on each escalation finds them there instead of querying once per case.
+    _units = session.scalars(
+        select(RegulatorUnit).where(RegulatorUnit.id.in_({c.unit_id for c in complaints.values()}))
+    ).all()
     clocks = CaseClocks(session, now, calendar, bulk=True)
     clocks.preload(ids)
     writer = ChainWriter(session, salt, bulk=True)
