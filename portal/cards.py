@@ -132,7 +132,7 @@ class ChainWriter:
             return
         last = (
             select(Event.complaint_id, func.max(Event.seq).label("seq"))
-            .where(Event.complaint_id.in_(ids))
+            .where(bulk.among(self.session, Event.complaint_id, ids))
             .group_by(Event.complaint_id)
             .subquery()
         )

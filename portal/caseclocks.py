@@ -88,7 +88,7 @@ class CaseClocks:
             self._running[complaint_id] = []
         if not ids:
             return
-        where = (StageClock.complaint_id.in_(ids), StageClock.stopped_at.is_(None))
+        where = (bulk.among(self.session, StageClock.complaint_id, ids), StageClock.stopped_at.is_(None))
         found: Iterable[Clock]
         if self.bulk:
             rows = self.session.execute(select(*(_CLOCKS.c[name] for name in STATE_FIELDS)).where(*where))

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from portal.bulk import among
 from portal.cards import ChainWriter, DueCard, claim, due_cards
 from portal.caseclocks import CaseClocks
 from portal.clock import CardKind, Stage
@@ -145,7 +146,7 @@ def sweep_batch(
         c.id: c
         for c in session.scalars(
             select(Complaint)
-            .where(Complaint.id.in_(ids))
+            .where(among(session, Complaint.id, ids))
             .order_by(Complaint.id)
             .with_for_update(of=Complaint)
             .options(selectinload(Complaint.market), selectinload(Complaint.merchant))
