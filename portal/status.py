@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 
+from portal.caseclocks import NOT_HEADLINE
 from portal.clock import Policy, Stage, stage_deadline
+from portal.clockstate import Clock
 from portal.i18n import shanghai
 from portal.models import Complaint
 from portal.stages import awaiting_identity
@@ -71,7 +74,7 @@ def case_status(complaint: Complaint, now: datetime) -> CaseStatus:
             when=_when(complaint.returned_at, now),
         )
         return CaseStatus(colour, label, text, False, None)
-    notes = [note for note in (_ladder_note(complaint, now), _identity_note(complaint)) if note]
+    notes = [note for note in (ladder_note(complaint, now), _identity_note(complaint)) if note]
     clock = _clock_text(complaint, now)
     if clock is None:
         return CaseStatus(colour, label, _sentences(notes) or None, False, None)
@@ -120,7 +123,7 @@ def _clock_text(complaint: Complaint, now: datetime) -> tuple[str, bool, int | N
     return text, True, int(left.total_seconds() // 60)
 
 
-def _ladder_note(complaint: Complaint, now: datetime) -> str | None:
+def ladder_note(complaint: Complaint, now: datetime) -> str | None:
     """Say when and why the case climbed to the rung that holds it now."""
     if complaint.escalated_at is None:
         return None
@@ -194,4 +197,30 @@ def promised_steps(complaint: Complaint, policy: Policy, calendar: WorkCalendar,
             when=_when(stage_deadline(Stage.FEEDBACK, start, policy, calendar).due, now),
         )
     )
+    return steps
+
+
+def rung_steps(complaint: Complaint, clocks: Iterable[Clock], now: datetime) -> list[str]:
+    """List what the rung holding the case must do and by when, from its running clocks.
+
+    After a climb the merchant's promise no longer applies: the station or the office
+    runs its own clocks from the moment it took the case.
+    """
+    who = _rung_label(complaint.rung)
+    shown = [
+        c for c in clocks if c.rung == complaint.rung and c.stage not in NOT_HEADLINE and c.stopped_at is None
+    ]
+    steps = []
+    for clock in sorted(shown, key=lambda c: c.due_at):
+        if clock.paused_since is not None:
+            steps.append(_("The clock is paused while testing or appraisal runs; that time does not count."))
+            continue
+        steps.append(
+            _(
+                "%(who)s must %(goal)s by %(when)s.",
+                who=who,
+                goal=_stage_goal(clock.stage),
+                when=_when(clock.due_at, now),
+            )
+        )
     return steps

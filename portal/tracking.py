@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from portal.caseclocks import CaseClocks
 from portal.db import get_session, utcnow
 from portal.followup import add_information
 from portal.forms import FollowUpForm, TrackForm
@@ -14,7 +15,7 @@ from portal.models import Complaint
 from portal.photo_intake import clean_photos, photo_store
 from portal.policy import policy_for, work_calendar
 from portal.security import limiter
-from portal.status import case_status, promised_steps
+from portal.status import case_status, ladder_note, promised_steps, rung_steps
 
 bp = Blueprint("tracking", __name__)
 
@@ -45,7 +46,11 @@ def _case_page(complaint: Complaint, token: str, form: FollowUpForm, *, new: boo
     """Render status, promise, public timeline and the add-information form."""
     session, now = get_session(), utcnow()
     steps: list[str] = []
-    if complaint.status == "new":
+    handover = ladder_note(complaint, now) if complaint.status != "closed" else None
+    if complaint.status == "new" and handover is not None:
+        # The case climbed the ladder: the new rung's own clocks, not the merchant's promise.
+        steps = rung_steps(complaint, CaseClocks(session, now).running(complaint), now)
+    elif complaint.status == "new":
         policy = policy_for(session, unit_id=complaint.unit_id, market=complaint.market)
         steps = promised_steps(complaint, policy, work_calendar(session), now)
     return render_template(
@@ -54,6 +59,7 @@ def _case_page(complaint: Complaint, token: str, form: FollowUpForm, *, new: boo
         token=token,
         now=now,
         steps=steps,
+        handover=handover,
         status=case_status(complaint, now),
         events=public_timeline(complaint),
         form=form,

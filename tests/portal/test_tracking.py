@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import html
 import io
+import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -16,6 +18,9 @@ from portal.audit import append_event
 from portal.models import Attachment, Complaint, Event
 from tests.conftest import NOW
 from tests.factories import Factory, complaint_form, image_bytes
+from tests.portal.sweeping import sweep_at
+
+MIN = timedelta(minutes=1)
 
 
 @pytest.fixture
@@ -179,3 +184,56 @@ def test_receipt_for_a_report_gives_the_verification_date(
     page = client.get(url + "?new=1&lang=en").get_data(as_text=True)
     assert "Reporters are kept confidential" in page
     assert "checks your report by 20" in page
+
+
+def _what_happens_next(page: str) -> str:
+    """Return the text of the tracking page's "what happens next" part, tags stripped."""
+    part = page.split("<h2>接下来</h2>", 1)[1].split("</div>", 1)[0]
+    return html.unescape(re.sub(r"<[^>]+>", " ", part))
+
+
+def test_after_each_climb_what_happens_next_follows_the_rung_that_holds_the_case(
+    app: Flask, client: FlaskClient, factory: Factory, session: Session
+) -> None:
+    receipt = factory.make_complaint(on_site=True)
+    url = f"/t/{receipt.token}"
+    app.config["KUAISU_FIXED_NOW"] = NOW + 10 * MIN
+    before = _what_happens_next(client.get(url).get_data(as_text=True))
+    assert "商户和市场维权站已看到您的投诉" in before
+    assert "商户或市场维权站将在 14:45 前答复您" in before and "15:30 前到店找您" in before
+
+    # The merchant lets 45 minutes pass; the sweep runs a minute late and hands the case on.
+    sweep_at(app, NOW + 46 * MIN)
+    app.config["KUAISU_FIXED_NOW"] = NOW + 50 * MIN
+    station = _what_happens_next(client.get(url).get_data(as_text=True))
+    assert "已超时，已于 14:46 转交市场维权站。" in station
+    # The station's own clocks from 14:46, soonest first; the merchant's promise is gone.
+    reply, on_site = "市场维权站需在 15:31 前回复您。", "市场维权站需在 16:16 前到店处理。"
+    assert station.index(reply) < station.index(on_site)
+    assert "市场维权站需在 11-24 14:46 前反馈处理结果。" in station
+    assert "14:45" not in station and "商户或市场维权站" not in station and "商户和市场维权站" not in station
+    assert "退回" not in station  # the return window is the station's own business
+
+    # The station lets its clock run out too; the office's accept clock waits for the
+    # complainant's name and address (Order 121), so it promises no time yet.
+    sweep_at(app, NOW + 95 * MIN)
+    app.config["KUAISU_FIXED_NOW"] = NOW + 100 * MIN
+    office = _what_happens_next(client.get(url).get_data(as_text=True))
+    assert "已超时，已于 15:35 转交市场监管所。" in office
+    assert "市场维权站需在" not in office and "决定是否受理" not in office
+
+
+def test_after_a_climb_the_office_states_its_working_day_deadline(
+    app: Flask, client: FlaskClient, factory: Factory, session: Session
+) -> None:
+    merchant = factory.make_merchant(unit=factory.make_unit(), name="华联超市")  # outside any market
+    receipt = factory.make_complaint(merchant, name="李女士")
+    receipt.complaint.address = "长治市潞州区英雄南路1号"
+    factory.session.commit()
+    sweep_at(app, NOW + 46 * MIN)
+    app.config["KUAISU_FIXED_NOW"] = NOW + 50 * MIN
+    page = client.get(f"/t/{receipt.token}").get_data(as_text=True)
+    office = _what_happens_next(page)
+    assert "已超时，已于 14:46 转交市场监管所。" in office
+    # Order 121: 7 working days, the start day not counted (Mon 23 Nov → Wed 2 Dec).
+    assert "市场监管所需在 12-02 23:59 前决定是否受理。" in office
