@@ -199,6 +199,10 @@ class ChainWriter:
         return event
 
     def write(self) -> None:
-        """Insert the events kept in bulk mode, in one statement."""
+        """Insert the events kept in bulk mode, in one statement, then what listeners kept."""
         bulk.insert_rows(self.session, cast(Table, Event.__table__), [e.row() for e in self._pending])
         self._pending = []
+        for listener in audit.EVENT_LISTENERS:
+            kept = getattr(listener, "write", None)
+            if kept is not None:
+                kept(self.session)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import nullcontext
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from flask import Flask, current_app, has_app_context, has_request_context
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
@@ -24,7 +25,7 @@ from portal import audit
 from portal.audit import ChainedEvent
 from portal.db import begin_write, utcnow
 from portal.models import Complaint, Delivery, NotificationChannel, User
-from portal.notify_batch import BATCH_KEY, Batch, prefetch
+from portal.notify_batch import BATCH_KEY, Batch, prefetch, write_batch
 from portal.notify_messages import Notice, case_notice, check_notice, render_body
 from portal.notify_outbox import RetryPolicy, mark_channel_health, send_pass
 from portal.notify_send import SendError, SendSettings, send_message
@@ -143,30 +144,37 @@ def enqueue_for_event(session: Session, complaint: Complaint, event: ChainedEven
     users, channels = recipients(session, complaint, event.kind, email=bool(config.get("SMTP_HOST")))
     if not users and not channels:
         return
-    # Staff read these in the deployment's language, whatever the shopper's browser asked for.
-    with force_locale(config["BABEL_DEFAULT_LOCALE"]):
+    locale = config["BABEL_DEFAULT_LOCALE"]
+    # Staff read these in the deployment's language, whatever the shopper's browser asked for
+    # (the sweep already speaks it: switching per event cost it more than the message).
+    with nullcontext() if str(get_locale()) == locale else force_locale(locale):
         notice = case_notice(complaint, event.kind, config["BASE_URL"])
         rows = [_delivery(notice, "email", now, complaint.id, user_id=u.id) for u in users]
         rows += [_delivery(notice, c.kind, now, complaint.id, channel_id=c.id) for c in channels]
-    # Added, not flushed: the caller's flush (or a batch of events) writes them with the event.
-    session.add_all(rows)
+    batch: Batch | None = session.info.get(BATCH_KEY)
+    if batch is not None:
+        batch.deliveries += rows  # the sweep inserts a batch's deliveries at once
+    else:
+        # Added, not flushed: the caller's flush writes them with the event.
+        session.add_all(Delivery(**row) for row in rows)
     session.info[_KICK] = True
 
 
 def _delivery(
     notice: Notice, channel_kind: str, now: datetime, complaint_id: int | None, **recipient: int
-) -> Delivery:
-    """Build one pending delivery, due at once."""
-    return Delivery(
-        complaint_id=complaint_id,
-        subject=notice.subject,
-        body=render_body(notice, channel_kind),
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        **recipient,
-    )
+) -> dict[str, Any]:
+    """Return the values of one pending delivery, due at once."""
+    return {
+        "channel_id": recipient.get("channel_id"),
+        "user_id": recipient.get("user_id"),
+        "complaint_id": complaint_id,
+        "subject": notice.subject,
+        "body": render_body(notice, channel_kind),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 def send_check(session: Session, channel: NotificationChannel, now: datetime) -> str | None:
@@ -264,5 +272,7 @@ def init_app(app: Flask) -> None:
     sa_event.listen(factory, "after_rollback", _after_rollback)
 
 
-# The clock sweep asks each audit listener that offers it to read ahead for a batch.
+# The clock sweep asks each audit listener that offers it to read ahead for a batch, and to
+# write what it kept for the batch.
 enqueue_for_event.prefetch = prefetch  # type: ignore[attr-defined]
+enqueue_for_event.write = write_batch  # type: ignore[attr-defined]

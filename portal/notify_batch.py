@@ -1,14 +1,16 @@
-"""Read ahead for a batch of events: the staff and channels of many cases in two queries."""
+"""A batch of events (the clock sweep): staff and channels read at once, deliveries written at once."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Table, and_, or_, select
 from sqlalchemy.orm import Session
 
-from portal.models import Complaint, NotificationChannel, User
+from portal import bulk
+from portal.models import Complaint, Delivery, NotificationChannel, User
 
 # session.info key; notify's after-commit and after-rollback hooks drop it.
 BATCH_KEY = "kuaisu.notify_batch"
@@ -22,6 +24,7 @@ class Batch:
     shop_staff: dict[int, list[User]] = field(default_factory=dict)
     market_channels: dict[int, list[NotificationChannel]] = field(default_factory=dict)
     unit_channels: dict[int, list[NotificationChannel]] = field(default_factory=dict)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)  # rows for write_batch
 
 
 def prefetch(session: Session, complaints: Sequence[Complaint]) -> None:
@@ -61,3 +64,11 @@ def prefetch(session: Session, complaints: Sequence[Complaint]) -> None:
         if channel.unit_id is not None:
             batch.unit_channels.setdefault(channel.unit_id, []).append(channel)
     session.info[BATCH_KEY] = batch
+
+
+def write_batch(session: Session) -> None:
+    """Insert the deliveries the batch's events called for, in one statement."""
+    batch: Batch | None = session.info.get(BATCH_KEY)
+    if batch is not None and batch.deliveries:
+        bulk.insert_rows(session, cast(Table, Delivery.__table__), batch.deliveries)
+        batch.deliveries = []

@@ -10,10 +10,11 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from portal.categories import category_label
+from portal.categories import CATEGORY_CODES, category_label
 from portal.i18n import shanghai
 from portal.models import Complaint
 
@@ -59,24 +60,53 @@ class Notice:
     link: str
 
 
+class _Words:
+    """The fixed words of a case notice in one locale, translated once (the sweep sends thousands)."""
+
+    def __init__(self) -> None:
+        self.headlines = {kind: str(text) for kind, text in HEADLINES.items()}
+        self.generic = _("The case was updated")
+        self.new_report = _("New report")
+        self.stages = {stage: str(name) for stage, name in STAGE_NAMES.items()}
+        self.categories = {code: category_label(code) for code in CATEGORY_CODES}
+        self.case, self.merchant, self.market = _("Case number"), _("Merchant"), _("Market")
+        self.category, self.stage = _("Category"), _("Stage")
+        # Formats translated without their values; the values go in per notice.
+        self.stage_due = _("%(stage)s · due %(when)s")
+        self.subject = _("[Kuaisu] %(headline)s %(case)s")
+        self.open = _("Open in the back office")
+
+
+_WORDS: dict[str, _Words] = {}
+
+
+def _words() -> _Words:
+    """Return the fixed words in the current locale."""
+    locale = str(get_locale())
+    if locale not in _WORDS:
+        _WORDS[locale] = _Words()
+    return _WORDS[locale]
+
+
 def case_notice(complaint: Complaint, kind: str, base_url: str) -> Notice:
     """Describe an event on a case without personal data: number, shop, category, stage, link."""
-    headline = str(HEADLINES.get(kind, _l("The case was updated")))
+    words = _words()
+    headline = words.headlines.get(kind, words.generic)
     if kind == "submitted" and complaint.kind == "report":
-        headline = _("New report")
-    fields = [(_("Case number"), complaint.case_number)]
+        headline = words.new_report
+    fields = [(words.case, complaint.case_number)]
     if complaint.merchant is not None:
-        fields.append((_("Merchant"), complaint.merchant.name))
+        fields.append((words.merchant, complaint.merchant.name))
     if complaint.market is not None:
-        fields.append((_("Market"), complaint.market.name))
-    fields.append((_("Category"), category_label(complaint.category)))
+        fields.append((words.market, complaint.market.name))
+    fields.append((words.category, words.categories.get(complaint.category, complaint.category)))
     if complaint.stage:
-        stage = str(STAGE_NAMES.get(complaint.stage, complaint.stage))
+        stage = words.stages.get(complaint.stage, complaint.stage)
         due = shanghai(complaint.stage_due_at)
         when = f"{due:%m-%d %H:%M}" if due else ""
-        fields.append((_("Stage"), _("%(stage)s · due %(when)s", stage=stage, when=when) if due else stage))
+        fields.append((words.stage, words.stage_due % {"stage": stage, "when": when} if due else stage))
     link = f"{base_url.rstrip('/')}/office/complaints/{complaint.case_number}"
-    subject = _("[Kuaisu] %(headline)s %(case)s", headline=headline, case=complaint.case_number)
+    subject = words.subject % {"headline": headline, "case": complaint.case_number}
     return Notice(subject[:200], tuple(fields), link)
 
 
@@ -91,7 +121,7 @@ def check_notice(base_url: str) -> Notice:
 
 def render_body(notice: Notice, channel_kind: str) -> str:
     """Render the stored body: markdown for WeCom and DingTalk, plain text for Feishu and email."""
-    open_label = _("Open in the back office")
+    open_label = _words().open
     if channel_kind in MARKDOWN_KINDS:
         lines = [f"**{notice.subject}**", ""]  # our own words: nothing to neutralise
         lines += [f"> {label}：{value.translate(_MARKDOWN_SAFE)}" for label, value in notice.fields]
