@@ -6,7 +6,9 @@ Seeds each database with open complaints whose clocks started in the last hour (
 submitted event, respond and feedback clocks, a third of them on site), then times one
 sweep at `now` (everything due issued, in committed batches) and a second sweep at the
 same moment (nothing due). --scenario late: the sweep was down for an hour, so each due
-case has every card from its reminder on, most of them escalating. PostgreSQL is measured
+case has every card from its reminder on, most of them escalating. Each market's station and
+the office have a group robot, so every card also queues its deliveries, as in a deployment
+(--no-channels: none, the figures before 2026-11-23 were taken so). PostgreSQL is measured
 when KUAISU_BENCH_PG_URL or
 KUAISU_TEST_DATABASE_URL names a server; a fresh database is created there and dropped.
 Prints figures; asserts nothing.
@@ -37,7 +39,16 @@ from portal.clock import CardKind, Policy, Stage, stage_deadline
 from portal.clockstate import CARD_ORDER, ClockState, card_moment, point_at
 from portal.db import new_session
 from portal.migrate import upgrade
-from portal.models import Complaint, Event, Market, Merchant, RegulatorUnit, StageClock
+from portal.models import (
+    Complaint,
+    Delivery,
+    Event,
+    Market,
+    Merchant,
+    NotificationChannel,
+    RegulatorUnit,
+    StageClock,
+)
 from portal.sweep import run_sweep
 from portal.workdays import WorkCalendar
 
@@ -47,8 +58,8 @@ CHUNK = 5000
 GAP_MINUTES = 3  # steady scenario: the previous sweep ran this long ago
 
 
-def _org(conn: object) -> list[tuple[int, int | None, int]]:
-    """Create a unit, two markets and 200 merchants; return (merchant, market, unit) ids."""
+def _org(conn: object, channels: bool) -> list[tuple[int, int | None, int]]:
+    """Create a unit, two markets (with robots) and 200 merchants; return (merchant, market, unit) ids."""
     run = conn.execute  # type: ignore[attr-defined]
     unit = run(
         insert(RegulatorUnit).returning(RegulatorUnit.id),
@@ -68,6 +79,10 @@ def _org(conn: object) -> list[tuple[int, int | None, int]]:
         ).scalar_one()
         for i in range(2)
     ]
+    if channels:
+        robot = {"kind": "wecom", "target": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=x"}
+        owners = [{"market_id": m, "unit_id": None} for m in markets] + [{"market_id": None, "unit_id": unit}]
+        run(insert(NotificationChannel), [{**robot, **o, "active": True, "created_at": NOW} for o in owners])
     shops = []
     for i in range(200):
         market = markets[i % 2] if i % 10 else None  # one in ten stands alone
@@ -197,13 +212,13 @@ def _clock(
     return clock.row()
 
 
-def seed(url: str, cases: int, due_share: float, scenario: str) -> float:
+def seed(url: str, cases: int, due_share: float, scenario: str, channels: bool = True) -> float:
     """Migrate and fill the database; return the seconds it took."""
     began = time.perf_counter()
     upgrade(url)
     engine = create_engine(url)
     with engine.begin() as conn:
-        shops = _org(conn)
+        shops = _org(conn, channels)
         rows = _rows(cases, due_share, scenario, shops)
         while True:
             chunk = [row for _, row in zip(range(CHUNK), rows, strict=False)]
@@ -216,9 +231,9 @@ def seed(url: str, cases: int, due_share: float, scenario: str) -> float:
     return time.perf_counter() - began
 
 
-def measure(name: str, url: str, cases: int, due_share: float, scenario: str) -> None:
+def measure(name: str, url: str, cases: int, due_share: float, scenario: str, channels: bool) -> None:
     """Seed, then time a sweep with work due and a sweep with nothing due."""
-    took = seed(url, cases, due_share, scenario)
+    took = seed(url, cases, due_share, scenario, channels)
     app = create_app(
         {"DATABASE_URL": url, "SECRET_KEY": SALT, "PHONE_SALT": SALT, "RATELIMIT_STORAGE_URI": "memory://"}
     )
@@ -238,6 +253,8 @@ def measure(name: str, url: str, cases: int, due_share: float, scenario: str) ->
         began = time.perf_counter()
         idle = run_sweep(new_session, NOW, SALT)
         quiet = time.perf_counter() - began
+        with new_session() as session:
+            queued = session.scalar(select(func.count()).select_from(Delivery)) or 0
     app.extensions["kuaisu.engine"].dispose()
     print(
         f"{name}, {scenario}: {cases:,} open complaints seeded in {took:.1f} s; "
@@ -245,7 +262,8 @@ def measure(name: str, url: str, cases: int, due_share: float, scenario: str) ->
     )
     print(
         f"  sweep with work:   {busy:6.2f} s  (this process's CPU {busy_cpu:.2f} s; load average "
-        f"{os.getloadavg()[0]:.1f})  {dict(sorted(report.counts.items()))}, {report.late} late"
+        f"{os.getloadavg()[0]:.1f})  {dict(sorted(report.counts.items()))}, {report.late} late, "
+        f"{queued:,} deliveries queued"
     )
     print(f"  sweep, none due:   {quiet:6.3f} s  {dict(idle.counts) or 'nothing due'}")
 
@@ -260,9 +278,12 @@ def main() -> None:
         default="steady",
         help="steady: one card per due case; late: the sweep was down for an hour",
     )
+    parser.add_argument(
+        "--no-channels", dest="channels", action="store_false", help="no group robots: no deliveries queued"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        measure("SQLite", f"sqlite:///{tmp}/bench.db", args.cases, args.due, args.scenario)
+        measure("SQLite", f"sqlite:///{tmp}/bench.db", args.cases, args.due, args.scenario, args.channels)
     server = os.environ.get("KUAISU_BENCH_PG_URL") or os.environ.get("KUAISU_TEST_DATABASE_URL")
     if not server:
         print("PostgreSQL: skipped (set KUAISU_BENCH_PG_URL, or run under .ci/with-postgres.sh)")
@@ -273,7 +294,7 @@ def main() -> None:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         url = make_url(server).set(database=name).render_as_string(hide_password=False)
-        measure("PostgreSQL", url, args.cases, args.due, args.scenario)
+        measure("PostgreSQL", url, args.cases, args.due, args.scenario, args.channels)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
