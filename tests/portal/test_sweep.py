@@ -163,6 +163,31 @@ def test_running_twice_issues_nothing_more(app: Flask, session: Session, factory
     assert _event_counts(session)["reminder"] == 3
 
 
+@pytest.mark.parametrize("batch", [1, 2, 1000])
+def test_a_case_whose_clocks_straddle_a_batch_boundary_is_swept_whole(
+    app: Flask, session: Session, factory: Factory, batch: int
+) -> None:
+    # Three clocks each (respond, on site, feedback): a batch of one clock still takes the
+    # whole case, and the next batch finds its other clocks already moved on.
+    merchant = factory.make_merchant()
+    cases = [factory.make_complaint(merchant, on_site=True).complaint for _ in range(3)]
+    report = sweep_at(app, NOW + 50 * MIN, batch=batch)
+    # Per case: respond reminder, urge and breach; on site's reminder (at 45:00, just before
+    # the breach at 45:00 and a microsecond); the climb stops the rest.
+    assert report.counts == {"reminder": 6, "urge": 3, "escalated": 3} and report.skipped == 0
+    assert len(card_keys(session)) == len(set(card_keys(session))) == 12
+    for case in cases:
+        assert kinds(session, case) == ["submitted", "reminder", "urge", "reminder", "escalated"]
+        clocks = running(session, case)
+        assert {c.rung for c in clocks.values()} == {"station"}
+        # The station's clocks wait for their own reminders: the next-card column is kept.
+        assert all(c.next_card == "reminder" and c.next_card_at == c.reminder_at for c in clocks.values())
+    session.rollback()
+    due = select(func.count()).select_from(StageClock).where(StageClock.next_card_at <= NOW + 50 * MIN)
+    assert session.scalar(due) == 0
+    assert sweep_at(app, NOW + 50 * MIN, batch=batch).counts == {}
+
+
 def test_a_claimed_card_is_never_issued_twice(app: Flask, session: Session, factory: Factory) -> None:
     """Exactly-once holds without the lock: a clock re-read as still due loses its claim."""
     complaint = factory.make_complaint().complaint
