@@ -1,0 +1,83 @@
+"""One load run against a running server: staff sign in, then shoppers and board polls arrive on time."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from bench.loadgen.http import Browser, Upload
+from bench.loadgen.schedule import Inflight, Phase, Stream, arrivals
+from bench.loadgen.servers import Server
+from bench.loadgen.shopper import Ledger, ShopperPlan, Shoppers
+from bench.loadgen.staff import StaffLogin, board_poller, sign_in
+from bench.loadgen.stats import PhaseStats
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Base arrival rates per second, the spike's multiple and the phases' lengths."""
+
+    photo: float = 10.0
+    plain: float = 200.0
+    board: float = 4.0
+    duration: float = 600.0
+    spike: float = 3.0
+    spike_duration: float = 60.0
+    photos: tuple[int, int] = (1, 3)
+
+
+async def _warm_up(port: int, paths: list[str]) -> None:
+    """Open every poster a few times so each worker has imported and cached what a scan needs."""
+    browser = Browser(port)
+    for path in paths * 4:
+        await browser.request("GET", path)
+    browser.close()
+
+
+async def _sample_cpu(server: Server, phases: list[Phase], start: float) -> None:
+    """Charge each phase the CPU the server's processes used during it."""
+    loop, moment = asyncio.get_running_loop(), start
+    await asyncio.sleep(max(0.0, moment - loop.time()))
+    before = server.cpu_seconds()
+    for phase in phases:
+        moment += phase.stats.seconds
+        await asyncio.sleep(max(0.0, moment - loop.time()))
+        after = server.cpu_seconds()
+        phase.stats.server_cpu_s, before = after - before, after
+
+
+async def drive(
+    server: Server,
+    poster_paths: list[str],
+    logins: list[StaffLogin],
+    photos: list[Upload],
+    rates: Rates,
+    plan: ShopperPlan,
+    max_inflight: int,
+) -> tuple[list[PhaseStats], Ledger]:
+    """Run the sustained phase, then the spike; return what each measured and the clients' ledger."""
+    staff = [await sign_in(server.port, login) for login in logins]
+    await _warm_up(server.port, poster_paths)
+    phases = [Phase(PhaseStats("sustained", rates.duration), 1.0)]
+    if rates.spike_duration > 0:
+        phases.append(Phase(PhaseStats("spike", rates.spike_duration), rates.spike))
+    ledger = Ledger()
+    shoppers = Shoppers(plan, ledger)
+    streams = [
+        Stream("shoppers with photos", "form GET", rates.photo, shoppers.visit(rates.photos)),
+        Stream("shoppers without", "form GET", rates.plain, shoppers.visit((0, 0))),
+        Stream(
+            "board polls", "board poll", rates.board, board_poller(server.port, staff, plan.timeout), False
+        ),
+    ]
+    inflight = Inflight(max_inflight)
+    start = asyncio.get_running_loop().time() + 0.5
+    await asyncio.gather(
+        _sample_cpu(server, phases, start),
+        *(arrivals(stream, phases, start, inflight) for stream in streams if stream.rate > 0),
+    )
+    patience = plan.timeout * (plan.retries + 1) + plan.retry_cap * plan.retries + 5
+    unfinished = await inflight.drain(patience)
+    for _ in range(unfinished):
+        phases[-1].stats.steps["form GET"].count("cancelled: still running at the end")
+    return [phase.stats for phase in phases], ledger
