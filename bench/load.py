@@ -40,9 +40,9 @@ from bench.loadgen.drive import Rates, drive
 from bench.loadgen.http import Upload
 from bench.loadgen.photos import photo_set
 from bench.loadgen.report import table, verdict
-from bench.loadgen.servers import Workers, gunicorn, redis_server
-from bench.loadgen.shopper import ShopperPlan
-from bench.loadgen.stack import bench_env, fresh_database, seed
+from bench.loadgen.servers import Workers
+from bench.loadgen.shopper import Ledger, ShopperPlan
+from bench.loadgen.stack import bench_env, fresh_database, seed, serving
 from bench.loadgen.stats import PhaseStats
 
 
@@ -106,34 +106,27 @@ def run_one(
 ) -> tuple[list[PhaseStats], list[Check]]:
     """Seed a fresh database of one kind, serve it, load it, stop it, check it, print it."""
     tmp = Path(tempfile.mkdtemp(prefix=f"kuaisu-load-{kind}-"))
+    workers = Workers(args.worker_class, args.workers, args.threads, preload=True)
+    rates = Rates(
+        args.photo_rate,
+        args.plain_rate,
+        args.board_rate,
+        args.duration,
+        args.spike,
+        args.spike_duration,
+        tuple(args.photos),
+    )
+    ledger = Ledger()
     try:
         with fresh_database(kind, tmp, args.pg) as url:
             seeded = seed(kind, url, bench_env(url, tmp, secrets.token_hex(32)))
-            env = dict(seeded.env)
-            with redis_server(tmp) as redis_uri:
-                if redis_uri and args.limits == "redis":
-                    env["KUAISU_RATELIMIT_STORAGE_URI"] = redis_uri
-                workers = Workers(args.worker_class, args.workers, args.threads, preload=True)
+            with serving(seeded, workers, tmp, args.limits) as (server, env):
                 print(
                     f"\n== {kind}: {workers.describe()}; rate limits in "
                     f"{env.get('KUAISU_RATELIMIT_STORAGE_URI', 'memory://')}; load average {load_average()}"
                 )
-                with gunicorn("wsgi:app", env, workers, "/healthz", tmp) as server:
-                    rates = Rates(
-                        args.photo_rate,
-                        args.plain_rate,
-                        args.board_rate,
-                        args.duration,
-                        args.spike,
-                        args.spike_duration,
-                        tuple(args.photos),
-                    )
-                    plan = ShopperPlan(server.port, seeded.poster_paths, photos, args.timeout, args.retries)
-                    phases, ledger = asyncio.run(
-                        drive(
-                            server, seeded.poster_paths, seeded.logins, photos, rates, plan, args.max_inflight
-                        )
-                    )
+                plan = ShopperPlan(server.port, seeded.poster_paths, photos, args.timeout, args.retries)
+                phases = asyncio.run(drive(server, seeded.logins, plan, rates, ledger, args.max_inflight))
             checks = after_run(url, env, ledger)
         print(f"load average after the run: {load_average()}")
         print("\n".join(table(phases)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from bench.loadgen.http import Browser, Upload
+from bench.loadgen.http import Browser
 from bench.loadgen.schedule import Inflight, Phase, Stream, arrivals
 from bench.loadgen.servers import Server
 from bench.loadgen.shopper import Ledger, ShopperPlan, Shoppers
@@ -48,20 +48,18 @@ async def _sample_cpu(server: Server, phases: list[Phase], start: float) -> None
 
 async def drive(
     server: Server,
-    poster_paths: list[str],
     logins: list[StaffLogin],
-    photos: list[Upload],
-    rates: Rates,
     plan: ShopperPlan,
+    rates: Rates,
+    ledger: Ledger,
     max_inflight: int,
-) -> tuple[list[PhaseStats], Ledger]:
-    """Run the sustained phase, then the spike; return what each measured and the clients' ledger."""
+) -> list[PhaseStats]:
+    """Run the sustained phase, then the spike, noting receipts in `ledger`; return what each measured."""
     staff = [await sign_in(server.port, login) for login in logins]
-    await _warm_up(server.port, poster_paths)
+    await _warm_up(server.port, plan.poster_paths)
     phases = [Phase(PhaseStats("sustained", rates.duration), 1.0)]
     if rates.spike_duration > 0:
         phases.append(Phase(PhaseStats("spike", rates.spike_duration), rates.spike))
-    ledger = Ledger()
     shoppers = Shoppers(plan, ledger)
     streams = [
         Stream("shoppers with photos", "form GET", rates.photo, shoppers.visit(rates.photos)),
@@ -80,4 +78,4 @@ async def drive(
     unfinished = await inflight.drain(patience)
     for _ in range(unfinished):
         phases[-1].stats.steps["form GET"].count("cancelled: still running at the end")
-    return [phase.stats for phase in phases], ledger
+    return [phase.stats for phase in phases]

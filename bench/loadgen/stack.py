@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench.loadgen.servers import kuaisu
+from bench.loadgen.servers import Server, Workers, gunicorn, kuaisu, redis_server
 from bench.loadgen.staff import StaffLogin, demo_logins
 from portal.demo import DEMO_PASSWORD
 
@@ -72,3 +72,16 @@ def seed(label: str, url: str, env: dict[str, str]) -> Seeded:
     rows = json.loads(kuaisu(env, "merchants", "list", "--json").stdout)
     paths = [urllib.parse.urlsplit(row["poster_url"]).path for row in rows if row["kind"] == "merchant"]
     return Seeded(label, url, env, paths, demo_logins(demo, DEMO_PASSWORD))
+
+
+@contextmanager
+def serving(
+    seeded: Seeded, workers: Workers, tmp: Path, limits: str = "redis"
+) -> Iterator[tuple[Server, dict[str, str]]]:
+    """Serve the seeded database with gunicorn, limits in a throwaway Redis when asked and installed."""
+    env = dict(seeded.env)
+    with redis_server(tmp) as redis_uri:
+        if redis_uri and limits == "redis":
+            env["KUAISU_RATELIMIT_STORAGE_URI"] = redis_uri
+        with gunicorn("wsgi:app", env, workers, "/healthz", tmp) as server:
+            yield server, env
