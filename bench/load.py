@@ -39,11 +39,11 @@ from bench.loadgen.checks import Check, after_run
 from bench.loadgen.drive import Rates, drive
 from bench.loadgen.http import Upload
 from bench.loadgen.photos import photo_set
-from bench.loadgen.report import table, verdict
+from bench.loadgen.report import cpu_line, table, verdict
 from bench.loadgen.servers import Workers
 from bench.loadgen.shopper import Ledger, ShopperPlan
 from bench.loadgen.stack import bench_env, fresh_database, seed, serving
-from bench.loadgen.stats import PhaseStats
+from bench.loadgen.stats import RunStats
 
 
 def parse_args() -> argparse.Namespace:
@@ -101,9 +101,7 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def run_one(
-    kind: str, args: argparse.Namespace, photos: list[Upload]
-) -> tuple[list[PhaseStats], list[Check]]:
+def run_one(kind: str, args: argparse.Namespace, photos: list[Upload]) -> tuple[RunStats, list[Check]]:
     """Seed a fresh database of one kind, serve it, load it, stop it, check it, print it."""
     tmp = Path(tempfile.mkdtemp(prefix=f"kuaisu-load-{kind}-"))
     workers = Workers(args.worker_class, args.workers, args.threads, preload=True)
@@ -126,13 +124,13 @@ def run_one(
                     f"{env.get('KUAISU_RATELIMIT_STORAGE_URI', 'memory://')}; load average {load_average()}"
                 )
                 plan = ShopperPlan(server.port, seeded.poster_paths, photos, args.timeout, args.retries)
-                phases = asyncio.run(drive(server, seeded.logins, plan, rates, ledger, args.max_inflight))
+                run = asyncio.run(drive(server, seeded.logins, plan, rates, ledger, args.max_inflight))
             checks = after_run(url, env, ledger)
         print(f"load average after the run: {load_average()}")
-        print("\n".join(table(phases)))
+        print("\n".join([*table(run.phases), cpu_line(run)]))
         print("after-run checks:")
         print("\n".join(check.line() for check in checks))
-        return phases, checks
+        return run, checks
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -151,11 +149,11 @@ def main() -> None:
     )
     results = {kind: run_one(kind, args, photos) for kind in kinds}
     print("\n==== summary ====")
-    for kind, (phases, checks) in results.items():
+    for kind, (run, checks) in results.items():
         print(f"\n{kind}:")
-        print("\n".join(table(phases)))
+        print("\n".join([*table(run.phases), cpu_line(run)]))
         print("targets:")
-        print("\n".join(verdict(phases, checks)))
+        print("\n".join(verdict(run.phases, checks)))
     print(f"\nload average at the end: {load_average()} (other processes on this machine slow every figure)")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 from bench.loadgen.http import Browser
@@ -10,7 +11,7 @@ from bench.loadgen.schedule import Inflight, Phase, Stream, arrivals
 from bench.loadgen.servers import Server
 from bench.loadgen.shopper import Ledger, ShopperPlan, Shoppers
 from bench.loadgen.staff import StaffLogin, board_poller, sign_in
-from bench.loadgen.stats import PhaseStats
+from bench.loadgen.stats import PhaseStats, RunStats
 
 
 @dataclass(frozen=True)
@@ -35,15 +36,16 @@ async def _warm_up(port: int, paths: list[str]) -> None:
 
 
 async def _sample_cpu(server: Server, phases: list[Phase], start: float) -> None:
-    """Charge each phase the CPU the server's processes used during it."""
+    """Charge each phase the CPU the server's processes, and this client, used during it."""
     loop, moment = asyncio.get_running_loop(), start
     await asyncio.sleep(max(0.0, moment - loop.time()))
-    before = server.cpu_seconds()
+    before, client_before = server.cpu_seconds(), time.process_time()
     for phase in phases:
         moment += phase.stats.seconds
         await asyncio.sleep(max(0.0, moment - loop.time()))
-        after = server.cpu_seconds()
+        after, client_after = server.cpu_seconds(), time.process_time()
         phase.stats.server_cpu_s, before = after - before, after
+        phase.stats.client_cpu_s, client_before = client_after - client_before, client_after
 
 
 async def drive(
@@ -53,8 +55,8 @@ async def drive(
     rates: Rates,
     ledger: Ledger,
     max_inflight: int,
-) -> list[PhaseStats]:
-    """Run the sustained phase, then the spike, noting receipts in `ledger`; return what each measured."""
+) -> RunStats:
+    """Run the sustained phase, then the spike, noting receipts in `ledger`; return what was measured."""
     staff = [await sign_in(server.port, login) for login in logins]
     await _warm_up(server.port, plan.poster_paths)
     phases = [Phase(PhaseStats("sustained", rates.duration), 1.0)]
@@ -69,7 +71,9 @@ async def drive(
         ),
     ]
     inflight = Inflight(max_inflight)
-    start = asyncio.get_running_loop().time() + 0.5
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.5
+    cpu_before, client_before = server.cpu_seconds(), time.process_time()
     await asyncio.gather(
         _sample_cpu(server, phases, start),
         *(arrivals(stream, phases, start, inflight) for stream in streams if stream.rate > 0),
@@ -78,4 +82,9 @@ async def drive(
     unfinished = await inflight.drain(patience)
     for _ in range(unfinished):
         phases[-1].stats.steps["form GET"].count("cancelled: still running at the end")
-    return [phase.stats for phase in phases]
+    return RunStats(
+        [phase.stats for phase in phases],
+        server.cpu_seconds() - cpu_before,
+        time.process_time() - client_before,
+        loop.time() - start,
+    )

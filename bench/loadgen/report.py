@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 from bench.loadgen.checks import Check
-from bench.loadgen.stats import PhaseStats, percentile
+from bench.loadgen.stats import PhaseStats, RunStats, percentile
 
 FORM_P95_MS = 300.0
 SUBMIT_P95_MS = 2000.0
@@ -28,10 +30,25 @@ def table(phases: list[PhaseStats]) -> list[str]:
         offered = ", ".join(f"{name} {n / phase.seconds:.1f}/s" for name, n in sorted(phase.arrivals.items()))
         lines.append(
             f"  {'':<10} offered: {offered}; client launch lag p99 "
-            f"{percentile(phase.launch_lag_ms, 99):.1f} ms; server CPU {phase.server_cpu_s:.1f} s "
-            f"over {phase.seconds:g} s"
+            f"{percentile(phase.launch_lag_ms, 99):.1f} ms"
+        )
+        lines.append(
+            f"  {'':<10} CPU over {phase.seconds:g} s: server {phase.server_cpu_s:.1f} s, load client "
+            f"{phase.client_cpu_s:.1f} s"
         )
     return lines
+
+
+def cpu_line(run: RunStats) -> str:
+    """Say what the server's CPU per shopper allows on this machine's cores, whatever else runs on it."""
+    per_shopper, cores = run.server_ms_per_shopper(), os.cpu_count() or 1
+    ceiling = cores * 1000 / per_shopper
+    return (
+        f"  whole run ({run.wall_s:.0f} s to the last answer): server CPU {run.server_cpu_s:.1f} s, "
+        f"load client {run.client_cpu_s:.1f} s; server CPU per acknowledged shopper (form, submit, "
+        f"receipt, share of board polls) {per_shopper:.1f} ms -> CPU-bound ceiling {ceiling:.0f} "
+        f"shoppers/s on {cores} idle cores"
+    )
 
 
 def _mark(ok: bool) -> str:

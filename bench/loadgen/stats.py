@@ -75,7 +75,23 @@ class PhaseStats:
     arrivals: Counter[str] = field(default_factory=Counter)
     launch_lag_ms: list[float] = field(default_factory=list)
     server_cpu_s: float = float("nan")
+    client_cpu_s: float = float("nan")
 
     def throughput(self, step: str) -> float:
         """Expected answers per second of the phase's length."""
         return self.steps[step].answered_ok / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class RunStats:
+    """The phases, and the CPU the server and this client used from the first arrival to the drain."""
+
+    phases: list[PhaseStats]
+    server_cpu_s: float = float("nan")
+    client_cpu_s: float = float("nan")
+    wall_s: float = float("nan")
+
+    def server_ms_per_shopper(self) -> float:
+        """Server CPU per acknowledged shopper, board polls included: what bounds the rate on N cores."""
+        acked = sum(phase.steps["submit"].answered_ok for phase in self.phases)
+        return self.server_cpu_s * 1000 / acked if acked else float("nan")
