@@ -61,12 +61,17 @@ def after_run(url: str, env: dict[str, str], ledger: Ledger) -> list[Check]:
     unacked = set(by_hash) - set(acked)
     checks = [
         Check(
+            "no acknowledged case lost",
+            not missing,
+            f"{len(acked) - len(missing)} of {len(acked)} acknowledged receipts found in the database",
+        ),
+        Check(
             "acknowledged == stored",
             not missing and not unacked,
             f"{len(acked)} receipts acknowledged, {len(by_hash)} complaints stored; "
             f"acknowledged but not stored {len(missing)}, stored but never acknowledged {len(unacked)} "
             f"(clients gave up on {len(ledger.gave_up)} forms)",
-        )
+        ),
     ]
     shown = ledger.case_numbers
     wrong = [t for t, number in shown.items() if by_hash.get(token_hash(t)) != number]

@@ -76,7 +76,7 @@ def verdict(phases: list[PhaseStats], checks: list[Check]) -> list[str]:
         results.append(
             (failed == 0, f"spike errors only 429/503 with Retry-After: {shed} shed, {failed} other errors")
         )
-    results += [(check.passed, check.name) for check in checks]
+    results += [(check.passed, f"{check.name}: {check.detail}") for check in checks]
     lines = [f"  {_mark(ok)}  {text}" for ok, text in results]
     lines.append(f"  overall: {'every target met' if all(ok for ok, _ in results) else 'TARGETS MISSED'}")
     return lines
