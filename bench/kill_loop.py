@@ -36,7 +36,8 @@ def submit_under_kills(
     env: dict[str, str], code: str, args: argparse.Namespace
 ) -> tuple[Outcome, int, float]:
     """Run the shoppers against gunicorn while the killer fires; return what they saw, kills, seconds."""
-    outcome, done, kills = Outcome(), threading.Event(), []
+    outcome, done = Outcome(), threading.Event()
+    kills: list[int] = []
     started = time.monotonic()
     with gunicorn(env, workers=args.workers) as (port, proc):
         killer = threading.Thread(

@@ -49,7 +49,7 @@ def _stored(url: str) -> tuple[list[tuple[str, str, str]], Counter[str], str | N
             else None
         )
     engine.dispose()
-    return rows, photos, integrity  # type: ignore[return-value]
+    return rows, photos, integrity
 
 
 def after_run(url: str, env: dict[str, str], ledger: Ledger) -> list[Check]:
