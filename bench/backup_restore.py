@@ -89,12 +89,16 @@ def run(kind: str, args: argparse.Namespace) -> None:
             restore_took = time.monotonic() - started
             hashes, attachments, no_file, integrity = restored_state(target, tmp / "restored-uploads")
             verify = kuaisu(env, "audit", "verify", check=False)
+            started = time.monotonic()
+            kuaisu(env, "routes")
+            startup = time.monotonic() - started
         size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
         print(
             f"\n{kind}: load {args.photo_rate:g}/s with photos + {args.plain_rate:g}/s without; "
             f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
         )
         print(f"  live database after the load   {', '.join(f'{k}={v}' for k, v in live.items())}")
+        print(f"  start-up of a kuaisu command   {startup:.2f} s (`kuaisu routes`; included in both timings)")
         print(f"  kuaisu backup (under load)     {took:.2f} s, {size / 2**20:.1f} MiB: {said}")
         print(
             f"  kuaisu restore                 {restore_took:.2f} s: "
