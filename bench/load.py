@@ -138,7 +138,7 @@ def run_one(kind: str, args: argparse.Namespace, photos: list[Upload]) -> tuple[
 def main() -> None:
     """Run on each database in turn and end with the summary tables and the targets' verdict."""
     args = parse_args()
-    photos = photo_set(3, args.twelve_mp)
+    photos = photo_set(max(args.photos[1], 1), args.twelve_mp)
     kinds = {"sqlite": ["sqlite"], "pg": ["postgresql"], "both": ["sqlite", "postgresql"]}[args.db]
     print(
         f"{os.cpu_count()} CPUs, load average {load_average()}; sustained {args.duration:g} s at "

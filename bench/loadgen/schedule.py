@@ -62,6 +62,14 @@ class Inflight:
         return 0
 
 
+async def _guarded(visit: Awaitable[None], stats: PhaseStats, step: str) -> None:
+    """Run a visit; a bug in the client is counted as a failure, never silently lost."""
+    try:
+        await visit
+    except Exception as exc:  # whatever it was, it must show in the report
+        stats.steps[step].count(f"client error: {type(exc).__name__}: {exc}"[:80])
+
+
 async def arrivals(stream: Stream, phases: list[Phase], start: float, inflight: Inflight) -> None:
     """Launch the stream's visits on schedule through every phase."""
     loop = asyncio.get_running_loop()
@@ -75,6 +83,6 @@ async def arrivals(stream: Stream, phases: list[Phase], start: float, inflight: 
                 await asyncio.sleep(delay)
             phase.stats.launch_lag_ms.append(max(0.0, loop.time() - due) * 1000)
             phase.stats.arrivals[stream.name] += 1
-            if not inflight.start(stream.visit(phase.stats, due)):
+            if not inflight.start(_guarded(stream.visit(phase.stats, due), phase.stats, stream.first_step)):
                 phase.stats.steps[stream.first_step].count("dropped: client at its in-flight bound")
         offset += phase.stats.seconds
