@@ -31,6 +31,7 @@ import secrets
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -40,7 +41,7 @@ from bench.loadgen.drive import Rates, drive
 from bench.loadgen.http import Upload
 from bench.loadgen.photos import photo_set
 from bench.loadgen.report import cpu_line, table, verdict
-from bench.loadgen.servers import Workers
+from bench.loadgen.servers import Workers, kuaisu
 from bench.loadgen.shopper import Ledger, ShopperPlan
 from bench.loadgen.stack import bench_env, fresh_database, seed, serving
 from bench.loadgen.stats import RunStats
@@ -71,6 +72,11 @@ def parse_args() -> argparse.Namespace:
         "--photos", type=int, nargs=2, default=(1, 3), metavar=("MIN", "MAX"), help="photos per photo shopper"
     )
     add("--twelve-mp", action="store_true", help="attach 12 MP camera JPEGs instead of phone-sized ones")
+    add(
+        "--photos-in-background",
+        action="store_true",
+        help="KUAISU_PHOTOS_IN_BACKGROUND=1: photos are cleaned after the run by `kuaisu photos process`",
+    )
     add("--worker-class", default="gthread", choices=["sync", "gthread"])
     add("--workers", type=int, default=4, help="as docs/deploy.md: 4 workers x 4 threads, --preload")
     add("--threads", type=int, default=4)
@@ -118,6 +124,8 @@ def run_one(kind: str, args: argparse.Namespace, photos: list[Upload]) -> tuple[
     try:
         with fresh_database(kind, tmp, args.pg) as url:
             seeded = seed(kind, url, bench_env(url, tmp, secrets.token_hex(32)))
+            if args.photos_in_background:
+                seeded.env["KUAISU_PHOTOS_IN_BACKGROUND"] = "1"
             with serving(seeded, workers, tmp, args.limits) as (server, env):
                 print(
                     f"\n== {kind}: {workers.describe()}; rate limits in "
@@ -125,6 +133,13 @@ def run_one(kind: str, args: argparse.Namespace, photos: list[Upload]) -> tuple[
                 )
                 plan = ShopperPlan(server.port, seeded.poster_paths, photos, args.timeout, args.retries)
                 run = asyncio.run(drive(server, seeded.logins, plan, rates, ledger, args.max_inflight))
+            if args.photos_in_background:
+                started = time.monotonic()
+                said = kuaisu(env, "photos", "process").stdout.strip()
+                print(
+                    f"photo backlog after the run: `kuaisu photos process` took "
+                    f"{time.monotonic() - started:.1f} s: {said}"
+                )
             checks = after_run(url, env, ledger)
         print(f"load average after the run: {load_average()}")
         print("\n".join([*table(run.phases), cpu_line(run)]))

@@ -37,8 +37,8 @@ def _stored(url: str) -> tuple[list[tuple[str, str, str]], Counter[str], str | N
             dict(
                 conn.execute(
                     text(
-                        "SELECT c.tracking_hash, count(a.id) FROM complaint c "
-                        "JOIN attachment a ON a.complaint_id = c.id GROUP BY c.tracking_hash"
+                        "SELECT c.tracking_hash, count(a.id) FROM complaint c JOIN attachment a "
+                        "ON a.complaint_id = c.id AND a.status = 'ready' GROUP BY c.tracking_hash"
                     )
                 ).all()
             )
@@ -97,10 +97,10 @@ def after_run(url: str, env: dict[str, str], ledger: Ledger) -> list[Check]:
     short = [t for t, n in ledger.photos_sent.items() if photos[token_hash(t)] != n]
     checks.append(
         Check(
-            "every acknowledged photo stored",
+            "every acknowledged photo stored and shown",
             not short,
             f"{sent} photos on acknowledged cases, {sum(photos[token_hash(t)] for t in ledger.photos_sent)} "
-            f"stored with them; {len(short)} cases differ",
+            f"stored with them, ready to show; {len(short)} cases differ",
         )
     )
     verify = kuaisu(env, "audit", "verify", check=False)
