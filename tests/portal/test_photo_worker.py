@@ -147,3 +147,36 @@ def test_two_workers_on_one_photo_store_it_once(
     assert (run.ready, run.raced) == (0, 1)
     attachment = _fresh(session).scalars(select(Attachment)).one()
     assert attachment.status == "ready" and set(_files(app)) == {attachment.storage_key}
+
+
+def test_a_worker_killed_before_its_commit_loses_nothing(
+    app: Flask, client: FlaskClient, factory: Factory, session: Session
+) -> None:
+    code = factory.poster_of(factory.make_merchant()).code
+    _post(client, code, [(image_bytes(), "a.jpg")])
+    original = _fresh(session).scalars(select(Attachment.storage_key)).one()
+    config = app.config
+    limits = PhotoLimits(config["MAX_IMAGE_PIXELS"], config["MAX_PHOTO_BYTES"], config["PHONE_SALT"])
+
+    def dying_session() -> Session:
+        """The first session lists the pending photos; the second, the switch, dies at commit."""
+        opened = new_session(write=True)
+        if len(opened_before) == 1:
+            opened.commit = _killed  # type: ignore[method-assign]
+        opened_before.append(opened)
+        return opened
+
+    opened_before: list[Session] = []
+    with app.app_context(), pytest.raises(SystemExit):
+        process_pending(dying_session, LocalStore(config["UPLOAD_DIR"]), limits, utcnow())
+    assert _fresh(session).scalars(select(Attachment.status)).one() == "pending"
+    assert original in _files(app)  # the original survives until the switch is committed
+    assert "1 ready" in _process(app)
+    ready = _fresh(session).scalars(select(Attachment)).one()
+    files = _files(app)
+    # The killed run's clean copy stays behind, unreferenced and already free of metadata.
+    assert original not in files and ready.storage_key in files and len(files) == 2
+
+
+def _killed() -> None:
+    raise SystemExit("killed")
