@@ -78,7 +78,8 @@ async def drive(
         _sample_cpu(server, phases, start),
         *(arrivals(stream, phases, start, inflight) for stream in streams if stream.rate > 0),
     )
-    patience = plan.timeout * (plan.retries + 1) + plan.retry_cap * plan.retries + 5
+    # The longest visit: form, every submit attempt with its pauses, receipt.
+    patience = plan.timeout * (plan.retries + 3) + plan.retry_cap * plan.retries + 5
     unfinished = await inflight.drain(patience)
     for _ in range(unfinished):
         phases[-1].stats.steps["form GET"].count("cancelled: still running at the end")
