@@ -15,30 +15,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import os
 import random
-import re
 import secrets
 import shutil
-import signal
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / ".venv" / "bin"
-HOST = "127.0.0.1"
+sys.path.insert(0, str(ROOT))
+
+from bench.loadgen.http import CSRF, Connection, hidden, multipart  # noqa: E402
+from bench.loadgen.photos import twelve_megapixel_jpeg  # noqa: E402
+from bench.loadgen.servers import Server, Workers, gunicorn, kuaisu, redis_server  # noqa: E402
+
 TARGETS = {
     "form_bytes": 14 * 1024,
     "p99_ms_at_200": 50.0,
@@ -47,80 +45,6 @@ TARGETS = {
     "post_ratio": 0.4,
     "sanitise_ms": 150.0,
 }
-
-
-# --- a small HTTP/1.1 client ---------------------------------------------------------------
-
-
-@dataclass
-class Reply:
-    """One HTTP response."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
-class Connection:
-    """One keep-alive connection that reconnects when the server closes it."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def request(
-        self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
-    ) -> Reply:
-        """Send one request and read the whole response; retry once on a stale connection."""
-        fresh = self.writer is None
-        try:
-            return await self._exchange(method, path, headers or {}, body)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            self.close()
-            if fresh:
-                raise
-            return await self._exchange(method, path, headers or {}, body)
-
-    async def _exchange(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
-        assert self.reader is not None
-        lines = [
-            f"{method} {path} HTTP/1.1",
-            f"Host: {HOST}:{self.port}",
-            f"Content-Length: {len(body)}",
-            "Accept-Language: zh-CN,zh;q=0.9",
-        ]
-        lines += [f"{name}: {value}" for name, value in headers.items()]
-        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-        status_line = await self.reader.readline()
-        if not status_line:
-            raise ConnectionResetError("server closed the connection")
-        status = int(status_line.split()[1])
-        found: dict[str, str] = {}
-        while (line := await self.reader.readline()) not in (b"\r\n", b"\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            key = name.strip().lower()
-            found[key] = f"{found[key]}, {value.strip()}" if key in found else value.strip()
-        if found.get("transfer-encoding", "").lower() == "chunked":
-            data = bytearray()
-            while size := int((await self.reader.readline()).strip() or b"0", 16):
-                data += await self.reader.readexactly(size)
-                await self.reader.readline()
-            await self.reader.readline()
-            payload = bytes(data)
-        else:
-            payload = await self.reader.readexactly(int(found.get("content-length", "0")))
-        if found.get("connection", "").lower() == "close":
-            self.close()
-        return Reply(status, found, payload)
-
-    def close(self) -> None:
-        """Drop the socket; the next request opens a new one."""
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
 
 
 @dataclass
@@ -239,21 +163,6 @@ async def saturate(
 # --- what the shopper sends ----------------------------------------------------------------
 
 
-def multipart(fields: dict[str, str]) -> tuple[bytes, str]:
-    """Encode a form as a browser does for enctype=multipart/form-data with no photo chosen."""
-    boundary = "----kuaisubench" + secrets.token_hex(8)
-    out = io.BytesIO()
-    for name, value in fields.items():
-        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode())
-        out.write(value.encode() + b"\r\n")
-    out.write(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="photos"; filename=""\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n\r\n".encode()
-    )
-    out.write(f"--{boundary}--\r\n".encode())
-    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
-
-
 class Shopper:
     """Per connection: open the form once (cookie + CSRF token), then post fresh complaints."""
 
@@ -264,11 +173,11 @@ class Shopper:
     async def prepare(self, conn: Connection) -> None:
         """Fetch the form like a browser and keep its session cookie and CSRF token."""
         reply = await conn.request("GET", self.path)
-        token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', reply.body)
-        cookie = reply.headers.get("set-cookie", "").split(";")[0]
+        token = hidden(CSRF, reply.body)
+        cookie = "; ".join(f"{name}={value}" for name, value in reply.cookies.items())
         if reply.status != 200 or token is None or not cookie:
             raise RuntimeError(f"cannot open the form: {reply.status}")
-        self.state[id(conn)] = (cookie, token.group(1).decode())
+        self.state[id(conn)] = (cookie, token)
 
     async def post(self, conn: Connection, _index: int) -> int:
         """Send one complaint with a fresh idempotency key and phone."""
@@ -315,133 +224,6 @@ def poster(path: str) -> Sender:
 # --- servers -------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    """Return a free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    """A running gunicorn: its port, and the CPU its processes have used."""
-
-    port: int
-    pid: int
-
-    def cpu_seconds(self) -> float:
-        """Return user+system CPU of the master and its workers so far (Linux /proc)."""
-        tick = os.sysconf("SC_CLK_TCK")
-        try:
-            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
-        except OSError:
-            return float("nan")
-        total = 0.0
-        for pid in [str(self.pid), *children]:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-        return total
-
-
-@contextmanager
-def gunicorn(module: str, env: dict[str, str], args: argparse.Namespace, ready: str) -> Iterator[Server]:
-    """Run gunicorn for `module` on a free loopback port until the block ends."""
-    port = free_port()
-    command = [
-        str(BIN / "gunicorn"),
-        "--bind",
-        f"{HOST}:{port}",
-        "--workers",
-        str(args.workers),
-        "--worker-class",
-        args.worker_class,
-        "--log-level",
-        "warning",
-        "--timeout",
-        "60",
-    ]
-    if args.worker_class == "gthread":
-        command += ["--threads", str(args.threads)]
-    log = Path(env["BENCH_DIR"]) / f"{module.replace(':', '_')}.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [*command, module], cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=sink
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{module} did not start: {log.read_text()[-2000:]}")
-            try:
-                with socket.create_connection((HOST, port), timeout=1) as sock:
-                    sock.sendall(f"GET {ready} HTTP/1.0\r\n\r\n".encode())
-                    if b" 200 " in sock.recv(64):
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{module} did not answer {ready}")
-            time.sleep(0.1)
-        yield Server(port, proc.pid)
-    finally:
-        if proc.poll() is not None:
-            print(f"!! {module} exited early with {proc.returncode}: {log.read_text()[-1500:]}")
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-@contextmanager
-def redis_server(tmp: Path) -> Iterator[str | None]:
-    """Run a throwaway redis-server on loopback for the rate limits; None if it is not installed.
-
-    Flask-Limiter's memory:// storage counts per worker (PITFALLS) and starts a timer thread
-    on every hit; a deployment with several workers keeps its limits in Redis.
-    """
-    binary = shutil.which("redis-server")
-    if binary is None:
-        yield None
-        return
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", str(tmp)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection((HOST, port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield f"redis://{HOST}:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def kuaisu(env: dict[str, str], *command: str) -> str:
-    """Run a `kuaisu` command with the bench's environment and return its output."""
-    done = subprocess.run(
-        [str(BIN / "kuaisu"), *command],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return done.stdout
-
-
 def count_rows(db: Path, table: str) -> int:
     """Count rows of a table in the SQLite file (read-only, WAL-aware)."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
@@ -452,23 +234,8 @@ def count_rows(db: Path, table: str) -> int:
 # --- photos --------------------------------------------------------------------------------
 
 
-def twelve_megapixel_jpeg() -> bytes:
-    """Return a 4000x3000 JPEG (quality 90) of gradients plus noise, like a real photo."""
-    from PIL import Image, ImageFilter
-
-    width, height = 4000, 3000
-    horizontal = Image.linear_gradient("L").resize((width, height))
-    vertical = horizontal.transpose(Image.Transpose.ROTATE_90).resize((width, height))
-    noise = Image.effect_noise((width, height), 40).filter(ImageFilter.GaussianBlur(1))
-    image = Image.merge("RGB", (horizontal, vertical, noise))
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=90)
-    return out.getvalue()
-
-
 def sanitise_times(runs: int) -> tuple[list[float], int]:
     """Time portal.uploads.sanitise on a 12 MP JPEG; return ms per run and the input size."""
-    sys.path.insert(0, str(ROOT))
     from portal.uploads import sanitise
 
     raw = twelve_megapixel_jpeg()
@@ -601,17 +368,14 @@ def main() -> None:
         "KUAISU_RATELIMIT_PUBLIC_IP": "10000000 per minute",
         "KUAISU_RATELIMIT_SUBMIT_PHONE": "10000000 per hour",
         "BASELINE_DATABASE_URL": f"sqlite:///{base_db}",
-        "PYTHONPATH": str(ROOT),
-        "BENCH_DIR": str(tmp),
     }
     try:
         kuaisu(env, "db", "upgrade")
         kuaisu(env, "demo")
-        sys.path.insert(0, str(ROOT))
         from bench.baseline_app import create_schema
 
         create_schema(env["BASELINE_DATABASE_URL"])
-        rows = json.loads(kuaisu(env, "merchants", "list", "--json"))
+        rows = json.loads(kuaisu(env, "merchants", "list", "--json").stdout)
         shop = next(row for row in rows if row["kind"] == "merchant")
         form_path = urllib.parse.urlsplit(shop["poster_url"]).path
         print(f"load average at the start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
@@ -624,9 +388,10 @@ def main() -> None:
             if redis_uri and args.limits == "redis":
                 env["KUAISU_RATELIMIT_STORAGE_URI"] = redis_uri
             print(f"rate-limit storage: {env.get('KUAISU_RATELIMIT_STORAGE_URI', 'memory://')}")
+            workers = Workers(args.worker_class, args.workers, args.threads)
             with (
-                gunicorn("wsgi:app", env, args, "/healthz") as app,
-                gunicorn("bench.baseline_app:app", env, args, "/tpl") as base,
+                gunicorn("wsgi:app", env, workers, "/healthz", tmp) as app,
+                gunicorn("bench.baseline_app:app", env, workers, "/tpl", tmp) as base,
             ):
                 figures = asyncio.run(measure(args, app, base, form_path, db, base_db))
         times, size = sanitise_times(args.photo_runs) if args.photo_runs else ([float("nan")], 0)

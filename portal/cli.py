@@ -90,6 +90,16 @@ def _register_ops() -> None:
 _register_ops()
 
 
+def _register_photos() -> None:
+    """Attach `kuaisu photos`."""
+    from portal.photos_cli import photos
+
+    cli.add_command(photos)
+
+
+_register_photos()
+
+
 def _register_notify() -> None:
     """Attach `kuaisu notify`."""
     from portal.notify_cli import notify

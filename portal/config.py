@@ -49,11 +49,14 @@ def _defaults(instance: Path) -> dict[str, Any]:
         "REPEAT_PHONE_THRESHOLD": 10,
         "REPEAT_PHONE_WINDOW_DAYS": 7,
         "DUPLICATE_WINDOW_DAYS": 7,
+        # 1: keep photos as sent and clean them after the receipt (`kuaisu photos process`).
+        "PHOTOS_IN_BACKGROUND": 0,
     }
 
 
 _INT_KEYS = {
     "DB_LOCK_TIMEOUT_MS",
+    "PHOTOS_IN_BACKGROUND",
     "MAX_PHOTOS",
     "MAX_PHOTO_BYTES",
     "MAX_CONTENT_LENGTH",

@@ -216,7 +216,7 @@ def attach_photos(
             Attachment(
                 complaint_id=complaint.id,
                 storage_key=key,
-                status="ready",
+                status=photo.status,
                 width=photo.width,
                 height=photo.height,
                 size_bytes=len(photo.data),

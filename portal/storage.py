@@ -19,6 +19,9 @@ class PhotoStore(Protocol):
     def get(self, key: str) -> bytes:
         """Return the bytes stored under the key."""
 
+    def delete(self, key: str) -> None:
+        """Remove the bytes stored under the key; a missing key is not an error."""
+
 
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}(\.[a-z0-9]{1,5})?")
 
@@ -59,29 +62,53 @@ class LocalStore:
         """Read the stored bytes."""
         return self._path(key).read_bytes()
 
+    def delete(self, key: str) -> None:
+        """Remove the file, if it is there."""
+        self._path(key).unlink(missing_ok=True)
+
 
 class S3Store:
-    """Photos in S3-compatible object storage, shared by every app host."""
+    """Photos in S3-compatible object storage, shared by every app host.
+
+    Failures surface as OSError, as with the local disk, so callers handle one kind: a failed
+    upload is recorded on the case, a missing object answers 404.
+    """
 
     def __init__(self, bucket: str, *, endpoint_url: str | None = None,
                  region: str = "us-east-1", prefix: str = "photos/") -> None:
         import boto3  # only hosts configured for S3 need it
+        from botocore.exceptions import BotoCoreError, ClientError
 
         self.bucket = bucket
         self.prefix = prefix
         self.client = boto3.client("s3", endpoint_url=endpoint_url or None, region_name=region)
+        self.errors = (BotoCoreError, ClientError)
 
     def put(self, key: str, data: bytes) -> None:
         """Upload the bytes; S3 makes the object visible only once it is complete."""
         check_key(key)
-        self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data,
-                               ContentType="image/jpeg")
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data,
+                                   ContentType="image/jpeg")
+        except self.errors as exc:
+            raise OSError(f"object storage refused {key}: {exc}") from exc
 
     def get(self, key: str) -> bytes:
         """Download the bytes stored under the key."""
-        body = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"]
-        data: bytes = body.read()
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"]
+            data: bytes = body.read()
+        except self.errors as exc:
+            raise OSError(f"object storage has no {key}: {exc}") from exc
         return data
+
+    def delete(self, key: str) -> None:
+        """Delete the object (S3 answers a missing key with success too)."""
+        check_key(key)
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
+        except self.errors as exc:
+            raise OSError(f"object storage kept {key}: {exc}") from exc
 
 
 def store_from_config(config: Mapping[str, Any]) -> PhotoStore:

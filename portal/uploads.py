@@ -32,12 +32,17 @@ class PhotoError(ValueError):
 
 @dataclass(frozen=True)
 class CleanPhoto:
-    """A re-encoded JPEG with no metadata, and its facts."""
+    """A re-encoded JPEG with no metadata, and its facts.
+
+    With status "pending" it is the shopper's untouched upload instead, stored as it came and
+    never shown until the photo worker (portal/photo_worker.py) replaces it with a clean copy.
+    """
 
     data: bytes
-    width: int
-    height: int
+    width: int | None
+    height: int | None
     sha256: str
+    status: str = "ready"
 
 
 def _open_checked(raw: bytes, max_pixels: int) -> Image.Image:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import http.client
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -78,3 +79,20 @@ def worker_pids(master: int) -> list[int]:
         return [int(pid) for pid in path.read_text().split()]
     except OSError:
         return []
+
+
+def kill_workers(
+    master: int, acknowledged: Callable[[], int], done: threading.Event, kills: list[int], every: int
+) -> None:
+    """SIGKILL a random worker each time `every` more submissions were acknowledged, until done."""
+    rng = random.Random(7)
+    pause = threading.Event()
+    next_kill = every
+    while not done.is_set():
+        if acknowledged() >= next_kill:
+            pids = worker_pids(master)
+            if pids:
+                os.kill(rng.choice(pids), signal.SIGKILL)
+                kills.append(1)
+                next_kill += every
+        pause.wait(0.005)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import random
-import signal
 import threading
 from pathlib import Path
 
@@ -14,7 +11,7 @@ from sqlalchemy.orm import Session
 from portal.audit import verify_chains
 from portal.models import Complaint
 from tests.factories import Factory
-from tests.faults.gunicorn_server import gunicorn, worker_pids
+from tests.faults.gunicorn_server import gunicorn, kill_workers
 from tests.faults.shopper_client import Outcome, submit_until_acknowledged
 
 SECRET = "test-secret-key-0123456789abcdef"
@@ -32,28 +29,15 @@ def _env(database_url: str, tmp_path: Path) -> dict[str, str]:
     }
 
 
-def _killer(master: int, outcome: Outcome, done: threading.Event, kills: list[int]) -> None:
-    """Kill a random worker each time KILL_EVERY more submissions were acknowledged."""
-    rng = random.Random(7)
-    pause = threading.Event()
-    next_kill = KILL_EVERY
-    while not done.is_set():
-        if len(outcome.acknowledged) >= next_kill:
-            pids = worker_pids(master)
-            if pids:
-                os.kill(rng.choice(pids), signal.SIGKILL)
-                kills.append(1)
-                next_kill += KILL_EVERY
-        pause.wait(0.005)
-
-
 def test_killed_workers_lose_and_duplicate_nothing(
     database_url: str, factory: Factory, tmp_path: Path
 ) -> None:
     code = factory.poster_of(factory.make_merchant()).code
     outcome, done, kills = Outcome(), threading.Event(), []
     with gunicorn(_env(database_url, tmp_path), workers=2) as (port, proc):
-        killer = threading.Thread(target=_killer, args=(proc.pid, outcome, done, kills))
+        killer = threading.Thread(
+            target=kill_workers, args=(proc.pid, lambda: len(outcome.acknowledged), done, kills, KILL_EVERY)
+        )
         killer.start()
 
         def shopper(client: int) -> None:

@@ -57,6 +57,9 @@ def test_local_store_round_trip_and_refuses_bad_keys(tmp_path: Path) -> None:
     store.put("ab12cd.jpg", b"jpeg-bytes")
     assert store.get("ab12cd.jpg") == b"jpeg-bytes"
     assert not list(tmp_path.rglob("*.part"))
+    store.delete("ab12cd.jpg")
+    store.delete("ab12cd.jpg")  # gone already: not an error
+    assert not list(tmp_path.rglob("ab12cd.jpg"))
     for bad in ("../../etc/passwd", "a/b.jpg", ".hidden", "发票.jpg"):
         with pytest.raises(ValueError):
             store.put(bad, b"x")
@@ -73,6 +76,10 @@ def test_s3_store_round_trip(s3_endpoint: str, s3_env: None) -> None:
     assert isinstance(store, S3Store)
     store.put("0123abcd.jpg", b"\xff\xd8photo")
     assert store.get("0123abcd.jpg") == b"\xff\xd8photo"
+    store.delete("0123abcd.jpg")
+    store.delete("0123abcd.jpg")
+    with pytest.raises(OSError):
+        store.get("0123abcd.jpg")
     with pytest.raises(ValueError):
         store.put("../x.jpg", b"x")
 
