@@ -42,13 +42,12 @@ def _cards(session: Session, ids: Sequence[int]) -> list[Card]:
     """Load the cases with these ids, newest first, with the shop's (or market's) and taker's names."""
     if not ids:
         return []
+    # Each name is a primary-key lookup per card: as joins, PostgreSQL hashed every shop.
+    shop = select(Merchant.name).where(Merchant.id == Complaint.merchant_id).scalar_subquery()
+    market = select(Market.name).where(Market.id == Complaint.market_id).scalar_subquery()
+    taker = select(User.display_name).where(User.id == Complaint.assignee_id).scalar_subquery()
     rows = session.execute(
-        select(Complaint, Merchant.name, Market.name, User.display_name)
-        .where(Complaint.id.in_(ids))
-        .outerjoin(Merchant, Merchant.id == Complaint.merchant_id)
-        .outerjoin(Market, Market.id == Complaint.market_id)
-        .outerjoin(User, User.id == Complaint.assignee_id)
-        .order_by(Complaint.id.desc())
+        select(Complaint, shop, market, taker).where(Complaint.id.in_(ids)).order_by(Complaint.id.desc())
     ).all()
     return [Card(c, shop or market or "", taker) for c, shop, market, taker in rows]
 
