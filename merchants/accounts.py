@@ -200,6 +200,14 @@ def disable_user(session: Session, actor: User | None, user_id: int) -> User:
     return user
 
 
+def enable_user(session: Session, actor: User | None, user_id: int) -> User:
+    """Re-enable a disabled account below the actor; whoever may disable it may enable it again."""
+    user = manageable_user(session, actor, user_id)
+    user.active = True
+    session.flush()
+    return user
+
+
 def creatable_roles(actor: User) -> tuple[str, ...]:
     """Return the roles this user may create accounts for."""
     return CREATES.get(actor.role, ())

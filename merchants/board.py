@@ -24,6 +24,7 @@ from merchants.boardquery import (
     latest_id,
     merchant_choices,
 )
+from merchants.channels import channel_name, failing_channels
 from merchants.forms_cases import PhoneSearchForm
 from portal.categories import CATEGORIES
 from portal.db import get_session, utcnow
@@ -65,6 +66,9 @@ def _render(
         merchants=merchant_choices(session, user) if user.role != "merchant" else None,
         categories=CATEGORIES,
         can_search=user.role in SEARCH_ROLES,
+        # The station is told at once when its group robot or mailbox stops taking messages.
+        failing=failing_channels(session, user) if user.role == "station" else [],
+        channel_name=channel_name,
         phone_form=phone_form or PhoneSearchForm(),
         more_url=lambda column: _more_url(filters, column),
     )

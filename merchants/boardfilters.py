@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, ScalarSelect, and_, null, or_, select, true
 from sqlalchemy.orm import Session
 
 from merchants.access import merchant_scope
@@ -87,7 +87,7 @@ def shop_ids(session: Session, user: User, filters: BoardFilters) -> list[int] |
 
 
 def conditions(session: Session, user: User, filters: BoardFilters) -> list[ColumnElement[bool]]:
-    """Return the filter conditions besides scope and shop name; dates are Shanghai days."""
+    """Return the filter conditions besides scope, shop name and dates (see id_window)."""
     found: list[ColumnElement[bool]] = []
     if filters.merchant is not None:
         found.append(Complaint.merchant_id == filters.merchant)
@@ -95,10 +95,6 @@ def conditions(session: Session, user: User, filters: BoardFilters) -> list[Colu
         found.append(Complaint.category == filters.category)
     if filters.kind:
         found.append(Complaint.kind == filters.kind)
-    if filters.date_from:
-        found.append(Complaint.created_at >= _local_midnight(filters.date_from))
-    if filters.date_to:
-        found.append(Complaint.created_at < _day_end(filters.date_to))
     if filters.case_number:
         found.append(Complaint.case_number == filters.case_number)
     return found
@@ -109,22 +105,66 @@ def _day_end(day: date) -> datetime:
     return _local_midnight(day + timedelta(days=1))
 
 
-def id_range(session: Session, filters: BoardFilters) -> tuple[int | None, int | None]:
-    """Return exclusive id bounds (above, below) that the date range implies, or None each."""
-    above = below = None
-    if filters.date_from:
-        moment = _local_midnight(filters.date_from) - ID_SKEW
-        # Every case created after this one's time + ID_SKEW got a larger id.
-        above = session.scalar(
-            select(Complaint.id)
-            .where(Complaint.created_at < moment)
-            .order_by(Complaint.created_at.desc())
-            .limit(1)
-        )
-    if filters.date_to:
-        moment = _day_end(filters.date_to) + ID_SKEW
-        # Every case created before this one's time - ID_SKEW got a smaller id.
-        below = session.scalar(
-            select(Complaint.id).where(Complaint.created_at >= moment).order_by(Complaint.created_at).limit(1)
-        )
-    return above, below
+@dataclass(frozen=True)
+class IdWindow:
+    """A date range as ids: exclusive bounds (above, below), less the strays between them."""
+
+    above: int | None = None
+    below: int | None = None
+    strays: tuple[int, ...] = ()
+
+    @property
+    def edges(self) -> list[ColumnElement[bool]]:
+        """Return the condition that leaves out the strays, if there are any."""
+        return [Complaint.id.not_in(self.strays)] if self.strays else []
+
+
+def _last_before(moment: datetime) -> ScalarSelect[int]:
+    """The id of the last case created before `moment`."""
+    found = select(Complaint.id).where(Complaint.created_at < moment)
+    return found.order_by(Complaint.created_at.desc()).limit(1).scalar_subquery()
+
+
+def _first_from(moment: datetime) -> ScalarSelect[int]:
+    """The id of the first case created at or after `moment`."""
+    found = select(Complaint.id).where(Complaint.created_at >= moment)
+    return found.order_by(Complaint.created_at).limit(1).scalar_subquery()
+
+
+def _strictly_between(low: int | None, high: int | None) -> ColumnElement[bool]:
+    """Ids above low and below high; either end unbounded when None."""
+    return and_(
+        Complaint.id > low if low is not None else true(),
+        Complaint.id < high if high is not None else true(),
+    )
+
+
+def id_window(session: Session, filters: BoardFilters) -> IdWindow:
+    """Turn the Shanghai days of the date filter into ids: bounds, less the strays near them.
+
+    Ids follow creation time to within ID_SKEW, so every case created ID_SKEW before (after) a
+    case has a smaller (larger) id. That gives outer bounds, and inner ones past which every id
+    is surely in range; between the two a few cases may lie outside the days, and one look by
+    id finds them. The board then filters on ids alone, walking its index newest first: a
+    created_at condition made PostgreSQL prefer a created_at index and sort a month of cases.
+    """
+    start = _local_midnight(filters.date_from) if filters.date_from else None
+    end = _day_end(filters.date_to) if filters.date_to else None
+    if start is None and end is None:
+        return IdWindow()
+    bounds = select(
+        _last_before(start - ID_SKEW) if start else null(),
+        _first_from(start + ID_SKEW) if start else null(),
+        _last_before(end - ID_SKEW) if end else null(),
+        _first_from(end + ID_SKEW) if end else null(),
+    )
+    above, surely_after, surely_before, below = session.execute(bounds).one()
+    # The edges: (above, surely_after] and [surely_before, below).
+    edges = [_strictly_between(above, None if surely_after is None else surely_after + 1)] if start else []
+    edges += [_strictly_between(None if surely_before is None else surely_before - 1, below)] if end else []
+    inside = and_(
+        Complaint.created_at >= start if start else true(),
+        Complaint.created_at < end if end else true(),
+    )
+    strays = session.scalars(select(Complaint.id).where(or_(*edges), ~inside))
+    return IdWindow(above, below, tuple(strays))

@@ -6,14 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal, select, true, tuple_
+from sqlalchemy import ColumnElement, Select, func, literal, select, true, tuple_, union_all
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from merchants.access import complaint_scope, merchant_scope, scope_units
-from merchants.boardfilters import STATUS_OF, BoardFilters, conditions, id_range, shop_ids
+from merchants.boardfilters import STATUS_OF, BoardFilters, conditions, id_window, shop_ids
 from portal.models import Complaint, Market, Merchant, RegulatorUnit, User
 
 Attr = InstrumentedAttribute[Any]
+Ids = Select[int]
 PAGE_SIZE = 20
 # A station sees tens of shops; a city regulator thousands, who then filter by shop name.
 MERCHANT_CHOICES = 300
@@ -41,13 +42,12 @@ def _cards(session: Session, ids: Sequence[int]) -> list[Card]:
     """Load the cases with these ids, newest first, with the shop's (or market's) and taker's names."""
     if not ids:
         return []
+    # Each name is a primary-key lookup per card: as joins, PostgreSQL hashed every shop.
+    shop = select(Merchant.name).where(Merchant.id == Complaint.merchant_id).scalar_subquery()
+    market = select(Market.name).where(Market.id == Complaint.market_id).scalar_subquery()
+    taker = select(User.display_name).where(User.id == Complaint.assignee_id).scalar_subquery()
     rows = session.execute(
-        select(Complaint, Merchant.name, Market.name, User.display_name)
-        .where(Complaint.id.in_(ids))
-        .outerjoin(Merchant, Merchant.id == Complaint.merchant_id)
-        .outerjoin(Market, Market.id == Complaint.market_id)
-        .outerjoin(User, User.id == Complaint.assignee_id)
-        .order_by(Complaint.id.desc())
+        select(Complaint, shop, market, taker).where(Complaint.id.in_(ids)).order_by(Complaint.id.desc())
     ).all()
     return [Card(c, shop or market or "", taker) for c, shop, market, taker in rows]
 
@@ -84,12 +84,10 @@ class Slice:
         return self.above is not None and self.below <= self.above + 1
 
 
-def _newest_ids(
-    session: Session, user: User, cases: Slice, want: int, shops: list[int] | None = None
-) -> list[int]:
-    """Return up to `want` ids in scope in the slice, newest first; no OFFSET, no COUNT."""
+def _newest(session: Session, user: User, cases: Slice, want: int, shops: list[int] | None) -> Ids | None:
+    """Return the query for up to `want` ids in scope in the slice, newest first, or None if empty."""
     if cases.empty:
-        return []
+        return None
     if shops is not None:
         scoped = replace(cases, wanted=[*cases.wanted, complaint_scope(session, user)])
         return _merged_walk(session, Merchant, shops, scoped, want)
@@ -98,7 +96,7 @@ def _newest_ids(
         return _merged_walk(session, RegulatorUnit, units, cases, want)
     # One index range: WHERE scope AND status = ? AND id < ? ORDER BY id DESC LIMIT n.
     stmt = select(Complaint.id).where(complaint_scope(session, user), *cases.plain())
-    return list(session.scalars(stmt.order_by(Complaint.id.desc()).limit(want)))
+    return stmt.order_by(Complaint.id.desc()).limit(literal(want, literal_execute=True))
 
 
 def _merged_walk(
@@ -107,10 +105,10 @@ def _merged_walk(
     ids: list[int],
     cases: Slice,
     want: int,
-) -> list[int]:
+) -> Ids | None:
     """Walk one board index range per shop or unit newest first, cut each at `want`, merge."""
     if not ids:
-        return []
+        return None
     key = Complaint.merchant_id if parent is Merchant else Complaint.unit_id
     # PostgreSQL does that with LATERAL; SQLite stops each range's walk by itself once the
     # ORDER BY ... LIMIT is settled, so a plain join through the parents is the same plan.
@@ -131,21 +129,31 @@ def _merged_walk(
     # first page's cursor sits just above the newest id for the same reason: with no bound
     # on id, SQLite would rather scan the table newest first.
     limit = literal(want, literal_execute=True)
-    return list(session.scalars(merged.where(parent.id.in_(ids)).order_by(newest).limit(limit)))
+    return merged.where(parent.id.in_(ids)).order_by(newest).limit(limit)
 
 
 def _column_ids(
-    session: Session, user: User, colour: str, filters: BoardFilters, before: int, size: int
-) -> list[int]:
-    """Return up to size + 1 ids of one colour under the cursor, newest first."""
-    above, below = id_range(session, filters)
-    cases = Slice(
-        STATUS_OF[colour],
-        conditions(session, user, filters),
-        above,
-        before if below is None else min(before, below),
-    )
-    return _newest_ids(session, user, cases, size + 1, shop_ids(session, user, filters))
+    session: Session, user: User, colours: list[str], filters: BoardFilters, before: int, size: int
+) -> dict[str, list[int]]:
+    """Return up to size + 1 ids of each colour under the cursor, newest first, in one query."""
+    window = id_window(session, filters)
+    wanted = [*conditions(session, user, filters), *window.edges]
+    below = before if window.below is None else min(before, window.below)
+    shops = shop_ids(session, user, filters)
+    found: dict[str, list[int]] = {colour: [] for colour in colours}
+    walks = []
+    for colour in colours:
+        walk = _newest(session, user, Slice(STATUS_OF[colour], wanted, window.above, below), size + 1, shops)
+        if walk is not None:
+            # Each walk stays a subquery with its own ORDER BY ... LIMIT; only the rows are merged.
+            part = walk.subquery()
+            walks.append(select(part.c.id, literal(colour, literal_execute=True).label("colour")))
+    if walks:
+        for row_id, colour in session.execute(walks[0] if len(walks) == 1 else union_all(*walks)):
+            found[colour].append(row_id)
+    for ids in found.values():
+        ids.sort(reverse=True)
+    return found
 
 
 def column_page(
@@ -158,7 +166,7 @@ def column_page(
 ) -> Column:
     """Return one colour's page: WHERE scope AND status AND id < cursor ORDER BY id DESC."""
     cursor = before if before is not None else latest_id(session) + 1
-    ids = _column_ids(session, user, colour, filters, cursor, size)
+    ids = _column_ids(session, user, [colour], filters, cursor, size)[colour]
     return Column(colour, _cards(session, ids[:size]), ids[size - 1] if len(ids) > size else None)
 
 
@@ -168,7 +176,7 @@ def board_columns(
     """Return the black, red and green columns (or just the filtered colour); top: newest id."""
     colours = [filters.colour] if filters.colour else list(STATUS_OF)
     cursor = before if before is not None else top + 1
-    pages = {c: _column_ids(session, user, c, filters, cursor, PAGE_SIZE) for c in colours}
+    pages = _column_ids(session, user, colours, filters, cursor, PAGE_SIZE)
     # One query loads the cards of all three columns.
     loaded = {
         card.complaint.id: card
@@ -200,10 +208,11 @@ def cards_since(
     session: Session, user: User, filters: BoardFilters, since: int, limit: int = PAGE_SIZE
 ) -> list[Card]:
     """Return the cases in scope that arrived after id `since`, newest first."""
+    window = id_window(session, filters)
     wanted = [Complaint.id > since, complaint_scope(session, user), *conditions(session, user, filters)]
-    above, below = id_range(session, filters)
-    wanted += [Complaint.id > above] if above is not None else []
-    wanted += [Complaint.id < below] if below is not None else []
+    wanted += [*window.edges]
+    wanted += [Complaint.id > window.above] if window.above is not None else []
+    wanted += [Complaint.id < window.below] if window.below is not None else []
     shops = shop_ids(session, user, filters)
     if shops is not None:
         wanted.append(Complaint.merchant_id.in_(shops))
@@ -218,11 +227,11 @@ def latest_id(session: Session) -> int:
 
 def merchant_choices(session: Session, user: User) -> list[tuple[int, str]] | None:
     """Return the shops in scope for a filter list, or None when there are too many."""
-    # Counting stops at the cap without sorting; only a short list is fetched by name.
-    capped = select(Merchant.id).where(merchant_scope(session, user)).limit(MERCHANT_CHOICES + 1)
-    if len(session.scalars(capped).all()) > MERCHANT_CHOICES:
-        return None
+    # One query: a top-N sort by name that stops at the cap, even over a city's shops.
     rows = session.execute(
-        select(Merchant.id, Merchant.name).where(merchant_scope(session, user)).order_by(Merchant.name)
+        select(Merchant.id, Merchant.name)
+        .where(merchant_scope(session, user))
+        .order_by(Merchant.name, Merchant.id)
+        .limit(MERCHANT_CHOICES + 1)
     ).all()
-    return [(i, n) for i, n in rows]
+    return None if len(rows) > MERCHANT_CHOICES else [(i, n) for i, n in rows]

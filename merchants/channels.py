@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import SelectField, StringField
@@ -16,7 +18,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from merchants.access import current_staff, get_market_or_404, market_scope, roles, unit_subtree
 from merchants.blueprint import bp
 from portal.db import get_session, utcnow
-from portal.models import Market, NotificationChannel, RegulatorUnit, User
+from portal.models import Delivery, Market, NotificationChannel, RegulatorUnit, User
 from portal.notify import request_send, send_check
 from portal.notify_channels import add_channel, channel_health, masked_target, requeue_dead, set_active
 from portal.notify_send import InvalidTargetError, SendSettings
@@ -60,19 +62,35 @@ def channel_scope(session: Session, user: User) -> ColumnElement[bool]:
     return NotificationChannel.id.is_(None)
 
 
-def failing_channels(session: Session, user: User) -> list[NotificationChannel]:
-    """Return the user's active channels whose last attempt failed (for a banner on the board)."""
-    return list(
-        session.scalars(
-            select(NotificationChannel)
-            .where(
-                channel_scope(session, user),
-                NotificationChannel.active.is_(True),
-                NotificationChannel.failing_since.is_not(None),
-            )
-            .order_by(NotificationChannel.failing_since)
+@dataclass(frozen=True)
+class FailingChannel:
+    """An active channel whose last attempt failed, and how often its waiting messages failed."""
+
+    channel: NotificationChannel
+    failures: int
+
+
+def failing_channels(session: Session, user: User) -> list[FailingChannel]:
+    """Return the user's failing channels, oldest failure first (for the banner on the board)."""
+    # Failed attempts of the messages not delivered yet: a retry queued by hand starts at 0.
+    undelivered = (Delivery.channel_id == NotificationChannel.id) & (Delivery.status != "sent")
+    rows = session.execute(
+        select(NotificationChannel, func.coalesce(func.sum(Delivery.attempts), 0))
+        .outerjoin(Delivery, undelivered)
+        .where(
+            channel_scope(session, user),
+            NotificationChannel.active.is_(True),
+            NotificationChannel.failing_since.is_not(None),
         )
-    )
+        .group_by(NotificationChannel.id)
+        .order_by(NotificationChannel.failing_since, NotificationChannel.id)
+    ).all()
+    return [FailingChannel(channel, int(failures)) for channel, failures in rows]
+
+
+def channel_name(channel: NotificationChannel) -> str:
+    """Name a channel for staff: its kind and where it points, without its key."""
+    return f"{KIND_LABELS[channel.kind]} {masked_target(channel)}"
 
 
 def get_channel_or_404(session: Session, user: User, channel_id: int) -> NotificationChannel:

@@ -15,6 +15,7 @@ from merchants.accounts import (
     authenticate,
     create_user,
     disable_user,
+    enable_user,
     set_password,
 )
 from merchants.auth import blocked_message
@@ -103,6 +104,22 @@ def staff_disable(user_id: int) -> Response:
         return redirect(url_for("office.staff_list"))
     session.commit()
     flash(_("Account %(name)s disabled.", name=user.username))
+    return redirect(url_for("office.staff_list"))
+
+
+@bp.post("/staff/<int:user_id>/enable")
+@roles(*MANAGER_ROLES)
+def staff_enable(user_id: int) -> Response:
+    """Re-enable a disabled account below me; it signs in again with its old password."""
+    session = get_session()
+    try:
+        user = enable_user(session, current_staff(), user_id)
+    except AccountError as exc:
+        session.rollback()
+        _refuse(exc)
+        raise
+    session.commit()
+    flash(_("Account %(name)s enabled again.", name=user.username))
     return redirect(url_for("office.staff_list"))
 
 

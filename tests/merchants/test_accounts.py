@@ -22,6 +22,7 @@ from merchants.accounts import (
     authenticate,
     create_user,
     disable_user,
+    enable_user,
     set_password,
 )
 from merchants.display import phone_for
@@ -191,6 +192,24 @@ def test_password_change_and_disable_end_sessions(session: Session, world: tuple
     admin = make_user(session, "admin")
     with pytest.raises(AccountError, match="your own"):
         disable_user(session, admin, admin.id)
+
+
+def test_whoever_may_disable_may_enable_again(session: Session, world: tuple[Tenant, Tenant]) -> None:
+    mine, theirs = world
+    user = mine.users["merchant"]
+    user.password_hash = accounts.hash_password(PASSWORD)
+    disable_user(session, mine.users["station"], user.id)
+    with pytest.raises(LoginRefusedError):
+        authenticate(session, user.username, PASSWORD)
+    with pytest.raises(OutOfScopeError):
+        enable_user(session, theirs.users["station"], user.id)
+    with pytest.raises(OutOfScopeError):
+        enable_user(session, mine.users["merchant"], user.id)
+    assert not user.active
+    assert enable_user(session, mine.users["regulator"], user.id) is user
+    # Enabling does not bring back the sessions that disabling ended.
+    assert (user.active, user.session_epoch) == (True, 2)
+    assert authenticate(session, user.username, PASSWORD) is user
 
 
 # --- TOTP ------------------------------------------------------------------------------

@@ -172,6 +172,35 @@ def test_filters_narrow_the_board(
     }
 
 
+def test_a_date_range_holds_exactly_the_cases_of_its_days(
+    client: FlaskClient, session: Session, factory: Factory, shops: tuple[Merchant, Merchant, Merchant]
+) -> None:
+    first = shops[0]
+    midnight = NOW.replace(hour=16)  # 24 November 00:00 in Shanghai
+    # Made in this order, so ids follow it; near each midnight, ids and times cross (ID_SKEW).
+    at = {
+        "long before": -timedelta(days=2),
+        "23:20 on the 23rd": -timedelta(minutes=40),
+        "00:10": timedelta(minutes=10),
+        "23:50 on the 23rd, after 00:10": -timedelta(minutes=10),
+        "noon": timedelta(hours=12),
+        "00:05 on the 25th": timedelta(days=1, minutes=5),
+        "23:55, after the 25th began": timedelta(hours=23, minutes=55),
+        "03:00 on the 25th": timedelta(days=1, hours=3),
+    }
+    made = {name: factory.make_complaint(first, now=midnight + delta).complaint for name, delta in at.items()}
+    number = {name: case.case_number for name, case in made.items()}
+    on_the_24th = {number["00:10"], number["noon"], number["23:55, after the 25th began"]}
+    login_as(client, make_user(session, "station", market=first.market))
+    assert set(cards(client.get("/office/?from=2026-11-24&to=2026-11-24").text)) == on_the_24th
+    since_24th = on_the_24th | {number["00:05 on the 25th"], number["03:00 on the 25th"]}
+    assert set(cards(client.get("/office/?from=2026-11-24").text)) == since_24th
+    before_25th = set(number.values()) - {number["00:05 on the 25th"], number["03:00 on the 25th"]}
+    assert set(cards(client.get("/office/?to=2026-11-24").text)) == before_25th
+    polled = client.get("/office/board/updates?since=1&from=2026-11-24&to=2026-11-24").json
+    assert {re.findall(r">(KS[0-9-]+)<", card["html"])[0] for card in polled["cards"]} == on_the_24th
+
+
 def test_case_number_search_is_for_station_and_regulator(
     client: FlaskClient,
     session: Session,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -123,11 +124,43 @@ def test_failing_channels_for_the_board(
 ) -> None:
     fail_deliveries(app, world, robot_endpoint)
     with app.app_context():
-        assert [c.id for c in failing_channels(session, world["station"])] == [world["ours_robot"].id]
+        found = failing_channels(session, world["station"])
+        # Two messages, each tried twice (NOTIFY_MAX_ATTEMPTS) and given up.
+        assert [(f.channel.id, f.failures) for f in found] == [(world["ours_robot"].id, 4)]
         other = make_user(session, "station", market_id=world["theirs"].id)
         assert failing_channels(session, other) == []
         merchant = make_user(session, "merchant", merchant_id=world["shop"].id)
         assert failing_channels(session, merchant) == []
+
+
+def test_the_station_board_shows_a_failing_channel(
+    app: Flask, client: FlaskClient, session: Session, world: dict[str, Any], robot_endpoint: Any
+) -> None:
+    login_as(client, world["station"])
+    assert "投递失败" not in client.get("/office/", headers={"Accept-Language": "zh-CN"}).text
+    fail_deliveries(app, world, robot_endpoint)
+    page = client.get("/office/", headers={"Accept-Language": "zh-CN"}).text
+    banner = re.search(r'<p class="flash error" role="alert">(.*?)</p>', page)
+    assert banner is not None
+    said = r"通知渠道 企业微信群机器人 http://127\.0\.0\.1:\d+/…-key 投递失败 4 次，最近一次："
+    assert re.search(said, banner[1])
+    assert "310000" in banner[1] and "ours-key" not in page  # the reason, never the robot's key
+    assert f'href="/office/channels#channel-{world["ours_robot"].id}">通知渠道设置</a>' in banner[1]
+    # Another market's station and the shop's staff see no banner.
+    login_as(client, make_user(session, "station", market_id=world["theirs"].id))
+    assert "投递失败" not in client.get("/office/", headers={"Accept-Language": "zh-CN"}).text
+    login_as(client, make_user(session, "merchant", merchant_id=world["shop"].id))
+    assert "投递失败" not in client.get("/office/", headers={"Accept-Language": "zh-CN"}).text
+
+
+def test_the_banner_goes_once_the_channel_works_again(
+    app: Flask, client: FlaskClient, session: Session, world: dict[str, Any], robot_endpoint: Any
+) -> None:
+    fail_deliveries(app, world, robot_endpoint)
+    login_as(client, world["station"])
+    robot_endpoint.mode = "ok"
+    assert client.post(f"/office/channels/{world['ours_robot'].id}/test").status_code == 303
+    assert "投递失败" not in client.get("/office/", headers={"Accept-Language": "zh-CN"}).text
 
 
 @pytest.mark.parametrize("action", ["test", "switch", "retry"])

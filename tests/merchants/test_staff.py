@@ -122,6 +122,72 @@ def test_disable_from_the_list_ends_that_persons_session(
     assert shop.get("/office/account/password").status_code == 302
 
 
+def test_a_disabled_account_is_enabled_again_from_the_list(
+    app: Flask, session: Session, world: tuple[Tenant, Tenant]
+) -> None:
+    mine, _theirs = world
+    shop, station, merchant = app.test_client(), app.test_client(), mine.users["merchant"]
+    login_as(shop, merchant)
+    login_as(station, mine.users["station"])
+    merchant_epoch = merchant.session_epoch
+    assert station.post(f"/office/staff/{merchant.id}/disable").status_code == 302
+    listing = station.get("/office/staff").text
+    assert f"/office/staff/{merchant.id}/enable" in listing and "重新启用" in listing
+    response = station.post(f"/office/staff/{merchant.id}/enable", follow_redirects=True)
+    assert response.status_code == 200 and f"账号 {merchant.username} 已重新启用。" in response.text
+    assert f"/office/staff/{merchant.id}/disable" in response.text
+    enabled = _fresh(session, merchant.username)
+    assert enabled.active and enabled.session_epoch == merchant_epoch + 1
+    # The sessions that disabling ended stay ended; signing in again works.
+    assert shop.get("/office/account/password").status_code == 302
+    login_as(shop, enabled)
+    assert shop.get("/office/account/password").status_code == 200
+
+
+def test_enabling_is_for_those_who_could_disable(
+    app: Flask, session: Session, world: tuple[Tenant, Tenant]
+) -> None:
+    mine, theirs = world
+    disabled = [mine.users["merchant"], mine.users["station"], theirs.users["merchant"]]
+    for account in disabled:
+        account.active = False
+    session.commit()
+    station, regulator = app.test_client(), app.test_client()
+    login_as(station, theirs.users["station"])
+    login_as(regulator, mine.users["regulator"])
+    assert station.post(f"/office/staff/{mine.users['merchant'].id}/enable").status_code == 404
+    assert regulator.post(f"/office/staff/{theirs.users['merchant'].id}/enable").status_code == 404
+    assert regulator.post("/office/staff/999999/enable").status_code == 404
+    assert regulator.post(f"/office/staff/{mine.users['station'].id}/enable").status_code == 302
+    now_active = [_fresh(session, account.username).active for account in disabled]
+    assert now_active == [False, True, False]
+
+
+def test_enabling_needs_the_forms_csrf_token(
+    app: Flask, session: Session, world: tuple[Tenant, Tenant]
+) -> None:
+    mine, _theirs = world
+    merchant, station = mine.users["merchant"], app.test_client()
+    merchant.active = False
+    session.commit()
+    login_as(station, mine.users["station"])
+    app.config["WTF_CSRF_ENABLED"] = True
+    assert station.post(f"/office/staff/{merchant.id}/enable").status_code == 400
+    assert not _fresh(session, merchant.username).active
+    form = station.get("/office/staff").text.split(f"/office/staff/{merchant.id}/enable")[1]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None
+    response = station.post(f"/office/staff/{merchant.id}/enable", data={"csrf_token": token.group(1)})
+    assert response.status_code == 302 and _fresh(session, merchant.username).active
+
+
+def _fresh(session: Session, username: str) -> User:
+    """Read the account as the database has it now, not as this session last saw it."""
+    session.rollback()  # a new snapshot
+    query = select(User).where(User.username == username).execution_options(populate_existing=True)
+    return session.scalars(query).one()
+
+
 def test_admin_resets_an_authenticator_and_sees_the_key_once(
     client: FlaskClient, session: Session, world: tuple[Tenant, Tenant]
 ) -> None:
