@@ -1,7 +1,7 @@
 """board: the board indexes carry category and kind, so the board's filters read no table rows
 
 Revision ID: 20261123_board
-Revises: 20261123_clocks
+Revises: 20261123_signals
 Create Date: 2026-11-23 12:00:00
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "20261123_board"
-down_revision: str | None = "20261123_clocks"
+down_revision: str | None = "20261123_signals"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
