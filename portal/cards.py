@@ -11,6 +11,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from portal import audit, bulk
+from portal.case_changes import note_changed
 from portal.clock import CardKind
 from portal.clockstate import CARD_ORDER, Clock, card_after, card_moment
 from portal.models import Complaint, Event, StageCard
@@ -185,4 +186,5 @@ class ChainWriter:
         """Insert the events kept in bulk mode, in one statement."""
         if self._rows:
             bulk.insert_rows(self.session, cast(Table, Event.__table__), self._rows)
+            note_changed(self.session, (row["complaint_id"] for row in self._rows))
         self._rows = []

@@ -14,7 +14,7 @@ promise of their market (or unit, for a shop outside a market) as it stands toda
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -37,6 +37,7 @@ from portal.metric_facts import (
     row_facts,
     unpack,
 )
+from portal.models.facts import SET_COLUMNS
 
 ALL_LATE = sum(STAGE_BIT.values())
 
@@ -128,6 +129,30 @@ SETS: dict[str, tuple[Cond, ...]] = {
     "closed_on_time": (VALID, CLOSED, Cond("clocks", no_bits=ALL_LATE)),
     "extended": (VALID, Cond("clocks", any_bits=EXTENDED_BIT)),
 }
+# The pre-aggregated tables have one column per set (portal/models/facts.py).
+assert tuple(SETS) == SET_COLUMNS, "portal.models.facts.SET_COLUMNS must list every set"
+
+
+def add_sets(
+    counts: MutableMapping[str, int],
+    packed: int,
+    clocks: int,
+    escalations: int,
+    n: int,
+    score: int,
+    money: int,
+) -> None:
+    """Add n cases with these facts (and their summed score and money) to every set they are in.
+
+    Recount and pre-aggregation both count through here, so they cannot disagree.
+    """
+    sets = members_of(packed, clocks, escalations)
+    for name in sets:
+        counts[name] = counts.get(name, 0) + n
+    if "rated" in sets:
+        counts["satisfaction_sum"] = counts.get("satisfaction_sum", 0) + score
+    if "valid" in sets:
+        counts["recovered_fen"] = counts.get("recovered_fen", 0) + money
 
 
 def members(facts: Mapping[str, int]) -> list[str]:

@@ -1,0 +1,254 @@
+"""Reading the dashboard's figures from the pre-aggregated day tables (portal/models/facts.py).
+
+A regulator's subtree is summed from insight_unit_day (a district's year is a few thousand
+rows); anything narrowed to a market or a shop from insight_shop_day. The tables hold
+settled facts (portal.facts_upkeep), so the cases that still have a deadline ahead are
+measured again now: their stored contribution is taken away and their live one added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, CompoundSelect, func, or_, select, union
+from sqlalchemy.orm import Session
+
+from portal.metric_facts import MetricContext
+from portal.metric_sets import add_sets
+from portal.metrics_query import Filters, count_sets, longest_timed_limit
+from portal.models import CaseFact, Complaint, Merchant, ShopDay, ShopMonth, StageClock, UnitDay
+from portal.models.facts import COUNT_COLUMNS
+
+TOP = 10
+
+
+@dataclass(frozen=True)
+class FactScope:
+    """The cases a viewer may count, in the day tables' columns; None means "no limit".
+
+    Built beside the Complaint scope (merchants/insight_scope.py), filters included.
+    """
+
+    units: tuple[int, ...] | None = None
+    market: int | None = None
+    merchant: int | None = None
+    # A merchant sees neither reports nor hidden cases.
+    complaints_only: bool = False
+
+    @property
+    def by_unit(self) -> bool:
+        """Say whether the unit table can answer (no market, shop or merchant's view)."""
+        return self.market is None and self.merchant is None and not self.complaints_only
+
+
+@dataclass
+class Figures:
+    """What the dashboard shows besides the rates: counts, days, categories, top shops."""
+
+    counts: dict[str, int]
+    days: dict[str, tuple[int, int]]
+    categories: dict[str, int]
+    merchants: list[tuple[int, str, int]] = field(default_factory=list)
+
+
+def _columns(table: Any) -> Any:
+    return table.__table__.c
+
+
+def _period(c: Any, filters: Filters) -> list[ColumnElement[bool]]:
+    return [c.day >= filters.start.isoformat(), c.day <= filters.end.isoformat()]
+
+
+def _shop_where(scope: FactScope, filters: Filters) -> list[ColumnElement[bool]]:
+    c = _columns(ShopDay)
+    found = _period(c, filters)
+    if scope.units is not None:
+        found.append(c.unit_id.in_(scope.units))
+    for column, value in (
+        (c.market_id, scope.market),
+        (c.merchant_id, scope.merchant),
+        (c.category, filters.category),
+        (c.kind, filters.kind),
+    ):
+        if value is not None:
+            found.append(column == value)
+    if scope.complaints_only:
+        found += [c.kind == "complaint", c.visible == 1]
+    return found
+
+
+def _unit_where(scope: FactScope, filters: Filters, category: str | None) -> list[ColumnElement[bool]]:
+    c = _columns(UnitDay)
+    found = _period(c, filters)
+    if scope.units is not None:
+        found.append(c.unit_id.in_(scope.units))
+    if filters.kind:
+        found.append(c.kind == filters.kind)
+    if category is not None:
+        found.append(c.category == category)
+    return found
+
+
+def _sums(session: Session, table: Any, where: Sequence[ColumnElement[bool]]) -> dict[str, int]:
+    c = _columns(table)
+    row = session.execute(select(*[func.sum(c[name]) for name in COUNT_COLUMNS]).where(*where)).one()
+    return {name: int(value) for name, value in zip(COUNT_COLUMNS, row, strict=True) if value}
+
+
+def _days(session: Session, table: Any, where: Sequence[ColumnElement[bool]]) -> dict[str, tuple[int, int]]:
+    c = _columns(table)
+    stmt = select(c.day, func.sum(c.received), func.sum(c.closed)).where(*where).group_by(c.day)
+    return {str(day): (int(r or 0), int(k or 0)) for day, r, k in session.execute(stmt)}
+
+
+def _categories(session: Session, table: Any, where: Sequence[ColumnElement[bool]]) -> dict[str, int]:
+    c = _columns(table)
+    stmt = select(c.category, func.sum(c.valid)).where(*where).group_by(c.category)
+    return {str(category): int(n or 0) for category, n in session.execute(stmt) if n}
+
+
+def _full_months(filters: Filters) -> tuple[str, str] | None:
+    """Return the first and last whole calendar month inside the period, if any."""
+    start, end = filters.start, filters.end
+    first = start if start.day == 1 else (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    if (end + timedelta(days=1)).day == 1:
+        last = end.replace(day=1)
+    else:
+        last = (end.replace(day=1) - timedelta(days=1)).replace(day=1)
+    return (f"{first:%Y-%m}", f"{last:%Y-%m}") if first <= last else None
+
+
+def _ranked(session: Session, counts: dict[int, int], limit: int) -> list[tuple[int, str, int]]:
+    """Name the shops with the most valid cases: (id, name, count), most first."""
+    top = sorted(((n, i) for i, n in counts.items() if n and i), key=lambda item: (-item[0], item[1]))[:limit]
+    names = dict(
+        session.execute(select(Merchant.id, Merchant.name).where(Merchant.id.in_([i for _n, i in top]))).all()
+    )
+    return [(i, str(names[i]), n) for n, i in top if i in names]
+
+
+def _shop_counts(session: Session, where: Sequence[ColumnElement[bool]]) -> dict[int, int]:
+    c = _columns(ShopDay)
+    stmt = select(c.merchant_id, func.sum(c.valid)).where(*where).group_by(c.merchant_id)
+    return {int(i): int(n or 0) for i, n in session.execute(stmt)}
+
+
+def _unit_top_merchants(session: Session, scope: FactScope, filters: Filters) -> list[tuple[int, str, int]]:
+    """Rank shops over whole months from insight_shop_month and the days around from shop days."""
+    months = None if filters.category else _full_months(filters)
+    day = _columns(ShopDay).day
+    if months is None:
+        return _ranked(session, _shop_counts(session, _shop_where(scope, filters)), TOP)
+    first_day = f"{months[0]}-01"
+    after_last = _month_after(months[1])
+    edges = or_(day < first_day, day >= after_last)
+    counts = _shop_counts(session, [*_shop_where(scope, filters), edges])
+    m = _columns(ShopMonth)
+    where = [m.month >= months[0], m.month <= months[1]]
+    if scope.units is not None:
+        where.append(m.unit_id.in_(scope.units))
+    if filters.kind:
+        where.append(m.kind == filters.kind)
+    for merchant, n in session.execute(
+        select(m.merchant_id, func.sum(m.valid)).where(*where).group_by(m.merchant_id)
+    ):
+        counts[int(merchant)] = counts.get(int(merchant), 0) + int(n or 0)
+    return _ranked(session, counts, TOP)
+
+
+def _month_after(month: str) -> str:
+    year, number = (int(part) for part in month.split("-"))
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}-01"
+
+
+def stored_figures(session: Session, scope: FactScope, filters: Filters) -> Figures:
+    """Sum the settled figures of the scope and filters from the day tables."""
+    if scope.by_unit:
+        totals = _unit_where(scope, filters, filters.category or "")
+        return Figures(
+            counts=_sums(session, UnitDay, totals),
+            days=_days(session, UnitDay, totals),
+            categories=_categories(
+                session,
+                UnitDay,
+                [*_unit_where(scope, filters, filters.category), _columns(UnitDay).category != ""],
+            ),
+            merchants=_unit_top_merchants(session, scope, filters),
+        )
+    where = _shop_where(scope, filters)
+    return Figures(
+        counts=_sums(session, ShopDay, where),
+        days=_days(session, ShopDay, where),
+        categories=_categories(session, ShopDay, where),
+        merchants=_ranked(session, _shop_counts(session, where), TOP),
+    )
+
+
+def live_cases(session: Session, now: datetime) -> CompoundSelect[Any]:
+    """Return the ids of cases with a deadline still ahead: their figures are not yet settled."""
+    recent = now - timedelta(minutes=longest_timed_limit(session))
+    k = StageClock
+    return union(
+        select(Complaint.id).where(Complaint.created_at >= recent),
+        select(Complaint.id).where(Complaint.stage_due_at >= now, Complaint.status != "closed"),
+        select(k.complaint_id).where(k.due_at >= now, k.stopped_at.is_(None), k.paused_since.is_(None)),
+    )
+
+
+def _stored_sets(session: Session, where: Sequence[ColumnElement[bool]]) -> dict[str, int]:
+    """Count the stored (settled) facts of the cases matching `where`."""
+    f = _columns(CaseFact)
+    stmt = (
+        select(
+            f.signature,
+            f.clocks,
+            f.escalations,
+            func.count(),
+            func.sum(f.satisfaction),
+            func.sum(f.recovered_fen),
+        )
+        .join_from(Complaint, CaseFact, f.complaint_id == Complaint.id)
+        .where(*where)
+        .group_by(f.signature, f.clocks, f.escalations)
+    )
+    counts: dict[str, int] = {}
+    for packed, clocks, escalations, n, score, money in session.execute(stmt):
+        add_sets(counts, int(packed), int(clocks), int(escalations), int(n), int(score or 0), int(money or 0))
+    return counts
+
+
+def correct_live(
+    session: Session, counts: dict[str, int], where: Sequence[ColumnElement[bool]], ctx: MetricContext
+) -> dict[str, int]:
+    """Replace the settled contribution of the cases still running by their contribution now."""
+    ids = [i for (i,) in session.execute(live_cases(session, ctx.now))]
+    if not ids:
+        return counts
+    live = [*where, Complaint.id.in_(ids)]
+    fixed = dict(counts)
+    for name, value in _stored_sets(session, live).items():
+        fixed[name] = fixed.get(name, 0) - value
+    for name, value in count_sets(session, live, ctx).get((), {}).items():
+        fixed[name] = fixed.get(name, 0) + value
+    return {name: value for name, value in fixed.items() if value}
+
+
+def figures(
+    session: Session,
+    scope: FactScope,
+    where: Sequence[ColumnElement[bool]],
+    filters: Filters,
+    ctx: MetricContext,
+) -> Figures:
+    """Return the figures of the scope and filters as they stand at ctx.now."""
+    found = stored_figures(session, scope, filters)
+    found.counts = correct_live(session, found.counts, where, ctx)
+    return found
+
+
+def period_days(filters: Filters) -> list[date]:
+    """Return every day of the period."""
+    return [filters.start + timedelta(days=i) for i in range((filters.end - filters.start).days + 1)]

@@ -1,0 +1,213 @@
+"""Keeping the pre-aggregated insight tables equal to a recount, in the case's own transaction.
+
+A case's figures depend on `now` only while one of its deadlines is still ahead (a pending
+reply becomes "missed", an open case becomes overdue, a running clock becomes late). The
+tables therefore hold each case's *settled* facts, measured as if every deadline had passed;
+the dashboard corrects the few cases with a deadline still ahead (portal.facts_query).
+Settled facts change only when the case does, so every transaction that touches a case,
+an event or a clock re-measures those cases before it commits: the old contribution (kept
+in case_fact) is subtracted and the new one added. A change of a market's or unit's time
+limits changes settled facts without touching cases: run `kuaisu insight rebuild` after one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Row, Select, case, delete, event, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from portal.case_changes import forget_changed, note_changed, take_changed
+from portal.metric_facts import MetricContext, clock_mask, escalation_mask, signature
+from portal.metric_sets import add_sets
+from portal.metrics_query import metric_context
+from portal.models import CaseFact, Complaint, Event, ShopDay, ShopMonth, StageClock, UnitDay
+from portal.models.facts import COUNT_COLUMNS
+from portal.sqltime import shanghai_day
+
+# "Every deadline has passed": later than any clock can run.
+FOREVER = datetime(2200, 1, 1, tzinfo=UTC)
+ALL_CATEGORIES = ""
+_FACT_COLUMNS = [c.name for c in CaseFact.__table__.columns]
+Key = tuple[Any, ...]
+Deltas = dict[Any, dict[Key, dict[str, int]]]
+
+
+def settled_context(session: Session) -> MetricContext:
+    """Return the measuring context in which every deadline has passed, with today's limits."""
+    return metric_context(session, FOREVER)
+
+
+def case_facts_select(ctx: MetricContext) -> Select[Any]:
+    """Return each case's row of case_fact, measured in `ctx` (one index probe per mask)."""
+    c = Complaint
+    return select(
+        c.id,
+        shanghai_day(c.created_at),
+        c.unit_id,
+        func.coalesce(c.market_id, 0),
+        func.coalesce(c.merchant_id, 0),
+        c.category,
+        c.kind,
+        case((c.hidden_at.is_(None), 1), else_=0),
+        signature(ctx),
+        func.coalesce(clock_mask(ctx), 0),
+        func.coalesce(escalation_mask(), 0),
+        func.coalesce(c.satisfaction, 0),
+        func.coalesce(c.recovered_fen, 0),
+    )
+
+
+def _add_case(deltas: Deltas, fact: Mapping[str, Any], sign: int) -> None:
+    """Add (sign 1) or take away (sign -1) one case's contribution to every day table."""
+    counts: dict[str, int] = {}
+    add_sets(
+        counts,
+        fact["signature"],
+        fact["clocks"],
+        fact["escalations"],
+        1,
+        fact["satisfaction"],
+        fact["recovered_fen"],
+    )
+    signed = {name: sign * value for name, value in counts.items()}
+    day, unit, kind = fact["day"], fact["unit_id"], fact["kind"]
+    keys = [
+        (
+            ShopDay,
+            (fact["merchant_id"], day, fact["market_id"], unit, fact["category"], kind, fact["visible"]),
+        ),
+        (UnitDay, (unit, day, fact["category"], kind)),
+        (UnitDay, (unit, day, ALL_CATEGORIES, kind)),
+    ]
+    for table, key in keys:
+        row = deltas.setdefault(table, {}).setdefault(key, {})
+        for name, value in signed.items():
+            row[name] = row.get(name, 0) + value
+    if "valid" in counts and fact["merchant_id"]:
+        month = deltas.setdefault(ShopMonth, {}).setdefault((unit, day[:7], fact["merchant_id"], kind), {})
+        month["valid"] = month.get("valid", 0) + sign
+
+
+def _key_names(table: Any) -> list[str]:
+    return [column.name for column in table.__table__.primary_key]
+
+
+def _apply(session: Session, deltas: Deltas) -> None:
+    """Add the deltas to the day tables: insert a new key, or add to the existing row."""
+    dialect = session.get_bind().dialect.name
+    build = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    for table in (ShopDay, UnitDay, ShopMonth):
+        names = _key_names(table)
+        rows = [
+            {**dict(zip(names, key, strict=True)), **changes}
+            for key, changes in sorted(deltas.get(table, {}).items())
+            if any(changes.values())
+        ]
+        columns = table.__table__.c
+        for row in rows:
+            counted = [name for name in row if name not in names]
+            stmt = build(table).values(row)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=names, set_={name: columns[name] + stmt.excluded[name] for name in counted}
+            )
+            session.execute(stmt)
+
+
+def refresh_cases(session: Session, ids: Iterable[int]) -> int:
+    """Re-measure these cases and move their contributions; return how many changed."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return 0
+    lock = session.get_bind().dialect.name == "postgresql"
+    table = CaseFact.__table__
+    stored_query = select(*table.c).where(table.c.complaint_id.in_(wanted))
+    # PostgreSQL: hold the rows, so a concurrent change of the same case (or a rebuild) waits.
+    stored_query = stored_query.with_for_update() if lock else stored_query
+    old = {row[0]: counted_row(row) for row in session.execute(stored_query)}
+    new = {
+        row[0]: counted_row(row)
+        for row in session.execute(
+            case_facts_select(settled_context(session)).where(Complaint.id.in_(wanted))
+        )
+    }
+    deltas: Deltas = {}
+    changed = [i for i in wanted if old.get(i) != new.get(i)]
+    for case_id in changed:
+        if case_id in old:
+            _add_case(deltas, old[case_id], -1)
+        if case_id in new:
+            _add_case(deltas, new[case_id], 1)
+    if changed:
+        session.execute(delete(CaseFact).where(CaseFact.complaint_id.in_(changed)))
+        fresh = [new[i] for i in changed if i in new]
+        if fresh:
+            session.execute(insert(CaseFact), fresh)
+        _apply(session, deltas)
+    return len(changed)
+
+
+def rebuild(session: Session) -> int:
+    """Recompute every table from the cases; return the number of cases counted."""
+    for table in (CaseFact, ShopDay, UnitDay, ShopMonth):
+        session.execute(delete(table))
+    source = case_facts_select(settled_context(session))
+    session.execute(insert(CaseFact).from_select(_FACT_COLUMNS, source))
+    deltas: Deltas = {}
+    cases = 0
+    for row in session.execute(
+        select(*[CaseFact.__table__.c[n] for n in _FACT_COLUMNS[1:]]).execution_options(yield_per=20_000)
+    ):
+        _add_case(deltas, dict(zip(_FACT_COLUMNS[1:], row, strict=True)), 1)
+        cases += 1
+    for table in (ShopDay, UnitDay, ShopMonth):
+        names = _key_names(table)
+        rows = [
+            {**dict(zip(names, key, strict=True)), **counts} for key, counts in deltas.get(table, {}).items()
+        ]
+        for start in range(0, len(rows), 5_000):
+            session.execute(insert(table), [_filled(table, row) for row in rows[start : start + 5_000]])
+    return cases
+
+
+def _filled(table: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """Give every count column a value, so one executemany inserts them all."""
+    if table is ShopMonth:
+        return row
+    return {**dict.fromkeys(COUNT_COLUMNS, 0), **row}
+
+
+def _case_id(obj: object) -> int | None:
+    if isinstance(obj, Complaint):
+        return obj.id
+    if isinstance(obj, Event | StageClock):
+        return obj.complaint_id
+    return None
+
+
+def watch(factory: sessionmaker[Session]) -> None:
+    """Make every session of the factory refresh the facts of the cases it changed, at commit."""
+
+    @event.listens_for(factory, "after_flush")
+    def _note(session: Session, _context: Any) -> None:
+        # After the flush new cases have ids; new and dirty still list what was written.
+        note_changed(session, (_case_id(obj) for obj in (*session.new, *session.dirty)))
+
+    @event.listens_for(factory, "before_commit")
+    def _refresh(session: Session) -> None:
+        session.flush()
+        changed = take_changed(session)
+        if changed:
+            refresh_cases(session, changed)
+
+    @event.listens_for(factory, "after_rollback")
+    def _forget(session: Session) -> None:
+        forget_changed(session)
+
+
+def counted_row(row: Row[Any]) -> dict[str, Any]:
+    """Return a case_fact row as a dict (for tests and diagnostics)."""
+    return dict(zip(_FACT_COLUMNS, row, strict=True))
