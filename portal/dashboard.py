@@ -124,11 +124,7 @@ def build_dashboard(
     """
     ctx = ctx or metric_context(session, now)
     where = [scope, *filters.conditions()]
-    found = (
-        recount_figures(session, where, ctx)
-        if facts is None
-        else figures(session, facts, where, filters, ctx)
-    )
+    found = recount_figures(session, where, ctx) if facts is None else figures(session, facts, filters, ctx)
     counts = found.counts
     days = [(d, *found.days.get(d.isoformat(), (0, 0))) for d in period_days(filters)]
     return Dashboard(

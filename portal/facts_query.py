@@ -9,11 +9,11 @@ measured again now: their stored contribution is taken away and their live one a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, CompoundSelect, func, or_, select, union
+from sqlalchemy import ColumnElement, CompoundSelect, func, select, union
 from sqlalchemy.orm import Session
 
 from portal.metric_facts import MetricContext
@@ -62,8 +62,9 @@ def _period(c: Any, filters: Filters) -> list[ColumnElement[bool]]:
     return [c.day >= filters.start.isoformat(), c.day <= filters.end.isoformat()]
 
 
-def _shop_where(scope: FactScope, filters: Filters) -> list[ColumnElement[bool]]:
-    c = _columns(ShopDay)
+def _shop_where(scope: FactScope, filters: Filters, table: Any = ShopDay) -> list[ColumnElement[bool]]:
+    """Return scope and filters on a table keyed by shop and day (insight_shop_day, case_fact)."""
+    c = _columns(table)
     found = _period(c, filters)
     if scope.units is not None:
         found.append(c.unit_id.in_(scope.units))
@@ -110,15 +111,15 @@ def _categories(session: Session, table: Any, where: Sequence[ColumnElement[bool
     return {str(category): int(n or 0) for category, n in session.execute(stmt) if n}
 
 
-def _full_months(filters: Filters) -> tuple[str, str] | None:
-    """Return the first and last whole calendar month inside the period, if any."""
+def _full_months(filters: Filters) -> tuple[date, date] | None:
+    """Return the first day of the first and of the last whole month inside the period, if any."""
     start, end = filters.start, filters.end
     first = start if start.day == 1 else (start.replace(day=28) + timedelta(days=4)).replace(day=1)
     if (end + timedelta(days=1)).day == 1:
         last = end.replace(day=1)
     else:
         last = (end.replace(day=1) - timedelta(days=1)).replace(day=1)
-    return (f"{first:%Y-%m}", f"{last:%Y-%m}") if first <= last else None
+    return (first, last) if first <= last else None
 
 
 def _ranked(session: Session, counts: dict[int, int], limit: int) -> list[tuple[int, str, int]]:
@@ -139,15 +140,18 @@ def _shop_counts(session: Session, where: Sequence[ColumnElement[bool]]) -> dict
 def _unit_top_merchants(session: Session, scope: FactScope, filters: Filters) -> list[tuple[int, str, int]]:
     """Rank shops over whole months from insight_shop_month and the days around from shop days."""
     months = None if filters.category else _full_months(filters)
-    day = _columns(ShopDay).day
     if months is None:
         return _ranked(session, _shop_counts(session, _shop_where(scope, filters)), TOP)
-    first_day = f"{months[0]}-01"
-    after_last = _month_after(months[1])
-    edges = or_(day < first_day, day >= after_last)
-    counts = _shop_counts(session, [*_shop_where(scope, filters), edges])
+    first, last = months
+    after_last = (last + timedelta(days=32)).replace(day=1)
+    counts: dict[int, int] = {}
+    for start, end in ((filters.start, first - timedelta(days=1)), (after_last, filters.end)):
+        if start <= end:
+            edge = _shop_counts(session, _shop_where(scope, replace(filters, start=start, end=end)))
+            for merchant, n in edge.items():
+                counts[merchant] = counts.get(merchant, 0) + n
     m = _columns(ShopMonth)
-    where = [m.month >= months[0], m.month <= months[1]]
+    where = [m.month >= f"{first:%Y-%m}", m.month <= f"{last:%Y-%m}"]
     if scope.units is not None:
         where.append(m.unit_id.in_(scope.units))
     if filters.kind:
@@ -157,11 +161,6 @@ def _unit_top_merchants(session: Session, scope: FactScope, filters: Filters) ->
     ):
         counts[int(merchant)] = counts.get(int(merchant), 0) + int(n or 0)
     return _ranked(session, counts, TOP)
-
-
-def _month_after(month: str) -> str:
-    year, number = (int(part) for part in month.split("-"))
-    return f"{year + number // 12:04d}-{number % 12 + 1:02d}-01"
 
 
 def stored_figures(session: Session, scope: FactScope, filters: Filters) -> Figures:
@@ -198,8 +197,8 @@ def live_cases(session: Session, now: datetime) -> CompoundSelect[Any]:
     )
 
 
-def _stored_sets(session: Session, where: Sequence[ColumnElement[bool]]) -> dict[str, int]:
-    """Count the stored (settled) facts of the cases matching `where`."""
+def _stored_sets(session: Session, cases: Any) -> dict[str, int]:
+    """Count the stored (settled) facts of these cases."""
     f = _columns(CaseFact)
     stmt = (
         select(
@@ -210,8 +209,7 @@ def _stored_sets(session: Session, where: Sequence[ColumnElement[bool]]) -> dict
             func.sum(f.satisfaction),
             func.sum(f.recovered_fen),
         )
-        .join_from(Complaint, CaseFact, f.complaint_id == Complaint.id)
-        .where(*where)
+        .where(f.complaint_id.in_(cases))
         .group_by(f.signature, f.clocks, f.escalations)
     )
     counts: dict[str, int] = {}
@@ -221,31 +219,31 @@ def _stored_sets(session: Session, where: Sequence[ColumnElement[bool]]) -> dict
 
 
 def correct_live(
-    session: Session, counts: dict[str, int], where: Sequence[ColumnElement[bool]], ctx: MetricContext
+    session: Session, counts: dict[str, int], scope: FactScope, filters: Filters, ctx: MetricContext
 ) -> dict[str, int]:
-    """Replace the settled contribution of the cases still running by their contribution now."""
-    ids = [i for (i,) in session.execute(live_cases(session, ctx.now))]
-    if not ids:
-        return counts
-    live = [*where, Complaint.id.in_(ids)]
+    """Replace the settled contribution of the cases still running by their contribution now.
+
+    The running cases are found by their deadlines, then narrowed on case_fact (by primary
+    key), so neither step walks the scope's cases.
+    """
+    f = _columns(CaseFact)
+    running = (
+        select(f.complaint_id)
+        .where(f.complaint_id.in_(live_cases(session, ctx.now)), *_shop_where(scope, filters, CaseFact))
+        .scalar_subquery()
+    )
     fixed = dict(counts)
-    for name, value in _stored_sets(session, live).items():
+    for name, value in _stored_sets(session, running).items():
         fixed[name] = fixed.get(name, 0) - value
-    for name, value in count_sets(session, live, ctx).get((), {}).items():
+    for name, value in count_sets(session, [Complaint.id.in_(running)], ctx).get((), {}).items():
         fixed[name] = fixed.get(name, 0) + value
     return {name: value for name, value in fixed.items() if value}
 
 
-def figures(
-    session: Session,
-    scope: FactScope,
-    where: Sequence[ColumnElement[bool]],
-    filters: Filters,
-    ctx: MetricContext,
-) -> Figures:
+def figures(session: Session, scope: FactScope, filters: Filters, ctx: MetricContext) -> Figures:
     """Return the figures of the scope and filters as they stand at ctx.now."""
     found = stored_figures(session, scope, filters)
-    found.counts = correct_live(session, found.counts, where, ctx)
+    found.counts = correct_live(session, found.counts, scope, filters, ctx)
     return found
 
 

@@ -16,16 +16,16 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, case, delete, event, func, insert, select
+from sqlalchemy import ColumnElement, Row, Select, case, delete, event, func, insert, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.case_changes import forget_changed, note_changed, take_changed
 from portal.metric_facts import MetricContext, clock_mask, escalation_mask, signature
-from portal.metric_sets import add_sets
+from portal.metric_sets import add_sets, stored_set
 from portal.metrics_query import metric_context
 from portal.models import CaseFact, Complaint, Event, ShopDay, ShopMonth, StageClock, UnitDay
-from portal.models.facts import COUNT_COLUMNS
+from portal.models.facts import COUNT_COLUMNS, SET_COLUMNS
 from portal.sqltime import shanghai_day
 
 # "Every deadline has passed": later than any clock can run.
@@ -78,10 +78,10 @@ def _add_case(deltas: Deltas, fact: Mapping[str, Any], sign: int) -> None:
     keys = [
         (
             ShopDay,
-            (fact["merchant_id"], day, fact["market_id"], unit, fact["category"], kind, fact["visible"]),
+            (unit, day, fact["merchant_id"], fact["market_id"], fact["category"], kind, fact["visible"]),
         ),
-        (UnitDay, (unit, day, fact["category"], kind)),
-        (UnitDay, (unit, day, ALL_CATEGORIES, kind)),
+        (UnitDay, (unit, fact["category"], day, kind)),
+        (UnitDay, (unit, ALL_CATEGORIES, day, kind)),
     ]
     for table, key in keys:
         row = deltas.setdefault(table, {}).setdefault(key, {})
@@ -150,34 +150,49 @@ def refresh_cases(session: Session, ids: Iterable[int]) -> int:
     return len(changed)
 
 
+def _set_sums(f: Any) -> list[ColumnElement[int]]:
+    """Return SUM expressions of every count column over case_fact rows `f`."""
+    sets = {name: stored_set(name, f.signature, f.clocks, f.escalations) for name in SET_COLUMNS}
+    sums = [func.sum(case((condition, 1), else_=0)) for condition in sets.values()]
+    return [
+        *sums,
+        func.sum(case((sets["rated"], f.satisfaction), else_=0)),
+        func.sum(case((sets["valid"], f.recovered_fen), else_=0)),
+    ]
+
+
 def rebuild(session: Session) -> int:
-    """Recompute every table from the cases; return the number of cases counted."""
+    """Recompute every table from the cases, inside the database; return the cases counted."""
     for table in (CaseFact, ShopDay, UnitDay, ShopMonth):
         session.execute(delete(table))
     source = case_facts_select(settled_context(session))
     session.execute(insert(CaseFact).from_select(_FACT_COLUMNS, source))
-    deltas: Deltas = {}
-    cases = 0
-    for row in session.execute(
-        select(*[CaseFact.__table__.c[n] for n in _FACT_COLUMNS[1:]]).execution_options(yield_per=20_000)
+    f = CaseFact.__table__.c
+    sums = _set_sums(f)
+    shop_keys = [f.unit_id, f.day, f.merchant_id, f.market_id, f.category, f.kind, f.visible]
+    unit_keys = [f.unit_id, f.category, f.day, f.kind]
+    counts = list(COUNT_COLUMNS)
+    for table, keys, selected in (
+        (ShopDay, shop_keys, shop_keys),
+        (UnitDay, unit_keys, unit_keys),
+        (UnitDay, [f.unit_id, f.day, f.kind], [f.unit_id, literal(ALL_CATEGORIES), f.day, f.kind]),
     ):
-        _add_case(deltas, dict(zip(_FACT_COLUMNS[1:], row, strict=True)), 1)
-        cases += 1
-    for table in (ShopDay, UnitDay, ShopMonth):
-        names = _key_names(table)
-        rows = [
-            {**dict(zip(names, key, strict=True)), **counts} for key, counts in deltas.get(table, {}).items()
-        ]
-        for start in range(0, len(rows), 5_000):
-            session.execute(insert(table), [_filled(table, row) for row in rows[start : start + 5_000]])
-    return cases
-
-
-def _filled(table: Any, row: dict[str, Any]) -> dict[str, Any]:
-    """Give every count column a value, so one executemany inserts them all."""
-    if table is ShopMonth:
-        return row
-    return {**dict.fromkeys(COUNT_COLUMNS, 0), **row}
+        names = [*_key_names(table), *counts]
+        grouped = select(*selected, *sums).group_by(*keys)
+        session.execute(insert(table).from_select(names, grouped))
+    month = func.substr(f.day, 1, 7)
+    valid = func.sum(case((stored_set("valid", f.signature, f.clocks, f.escalations), 1), else_=0))
+    monthly = (
+        select(f.unit_id, month, f.merchant_id, f.kind, valid)
+        .where(f.merchant_id != 0)
+        .group_by(f.unit_id, month, f.merchant_id, f.kind)
+        .having(valid > 0)
+    )
+    session.execute(insert(ShopMonth).from_select([*_key_names(ShopMonth), "valid"], monthly))
+    for table in (CaseFact, ShopDay, UnitDay, ShopMonth):
+        # Fresh statistics, so the planner knows the new tables' size at once.
+        session.execute(text(f"ANALYZE {table.__tablename__}"))
+    return int(session.scalar(select(func.count()).select_from(CaseFact)) or 0)
 
 
 def _case_id(obj: object) -> int | None:

@@ -34,6 +34,7 @@ from portal.metric_facts import (
     MetricContext,
     clock_mask,
     escalation_mask,
+    packed_fact,
     row_facts,
     unpack,
 )
@@ -71,6 +72,18 @@ class Cond:
                 parts.append(mask.bitwise_and(self.no_bits) == 0)
             return and_(*parts)
         return row_facts(ctx)[self.fact][0].in_(sorted(self.values))
+
+    def on_stored(self, packed: Any, clocks: Any, escalations: Any) -> ColumnElement[bool]:
+        """Express as SQL on stored facts: a packed signature and the two masks (case_fact)."""
+        if self.fact in ("clocks", "escalations"):
+            mask = clocks if self.fact == "clocks" else escalations
+            parts = []
+            if self.any_bits:
+                parts.append(mask.bitwise_and(self.any_bits) != 0)
+            if self.no_bits:
+                parts.append(mask.bitwise_and(self.no_bits) == 0)
+            return and_(*parts)
+        return packed_fact(packed, self.fact).in_(sorted(self.values))
 
 
 def _is(fact: str, *values: int) -> Cond:
@@ -164,6 +177,12 @@ def members(facts: Mapping[str, int]) -> list[str]:
 def members_of(packed: int, clocks: int, escalations: int) -> tuple[str, ...]:
     """Return the sets of a signature and masks (a pure function, so remembered)."""
     return tuple(members({**unpack(packed), "clocks": clocks, "escalations": escalations}))
+
+
+def stored_set(key: str, packed: Any, clocks: Any, escalations: Any) -> ColumnElement[bool]:
+    """Return the SQL condition of one set on stored facts (for recounting the day tables)."""
+    conds = SETS[key]
+    return and_(*[cond.on_stored(packed, clocks, escalations) for cond in conds]) if conds else true()
 
 
 def case_set(key: str, ctx: MetricContext) -> ColumnElement[bool]:

@@ -58,33 +58,35 @@ def upgrade() -> None:
     )
     op.create_table(
         "insight_shop_day",
-        _int("merchant_id"),
-        sa.Column("day", sa.String(length=10), nullable=False),
-        _int("market_id"),
         _int("unit_id"),
+        sa.Column("day", sa.String(length=10), nullable=False),
+        _int("merchant_id"),
+        _int("market_id"),
         sa.Column("category", sa.String(length=24), nullable=False),
         sa.Column("kind", sa.String(length=12), nullable=False),
         _int("visible"),
         *_counts(),
         sa.PrimaryKeyConstraint(
-            "merchant_id",
-            "day",
-            "market_id",
             "unit_id",
+            "day",
+            "merchant_id",
+            "market_id",
             "category",
             "kind",
             "visible",
             name=op.f("pk_insight_shop_day"),
         ),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "insight_unit_day",
         _int("unit_id"),
-        sa.Column("day", sa.String(length=10), nullable=False),
         sa.Column("category", sa.String(length=24), nullable=False),
+        sa.Column("day", sa.String(length=10), nullable=False),
         sa.Column("kind", sa.String(length=12), nullable=False),
         *_counts(),
-        sa.PrimaryKeyConstraint("unit_id", "day", "category", "kind", name=op.f("pk_insight_unit_day")),
+        sa.PrimaryKeyConstraint("unit_id", "category", "day", "kind", name=op.f("pk_insight_unit_day")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "insight_shop_month",
@@ -96,14 +98,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "unit_id", "month", "merchant_id", "kind", name=op.f("pk_insight_shop_month")
         ),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_shop_day_market", "insight_shop_day", ["market_id", "day"])
-    op.create_index("ix_shop_day_unit", "insight_shop_day", ["unit_id", "day"])
-    op.create_index("ix_stage_clock_due", "stage_clock", ["due_at"])
+    op.create_index("ix_shop_day_merchant", "insight_shop_day", ["merchant_id", "day"])
+    op.create_index("ix_unit_day_categories", "insight_unit_day", ["unit_id", "category", "day", "valid"])
+    op.create_index("ix_stage_clock_running_due", "stage_clock", ["stopped_at", "due_at"])
 
 
 def downgrade() -> None:
     """Drop the facts tables and the clock index."""
-    op.drop_index("ix_stage_clock_due", table_name="stage_clock")
+    op.drop_index("ix_stage_clock_running_due", table_name="stage_clock")
     for table in ("insight_shop_month", "insight_unit_day", "insight_shop_day", "case_fact"):
         op.drop_table(table)

@@ -117,7 +117,7 @@ def _both(
 ) -> tuple[Figures, Figures]:
     ctx = metric_context(session, now)
     where = [clause, *filters.conditions()]
-    return figures(session, scope, where, filters, ctx), recount_figures(session, where, ctx)
+    return figures(session, scope, filters, ctx), recount_figures(session, where, ctx)
 
 
 MOMENTS = (NOW, NOW + 50 * M, NOW + timedelta(days=30))
