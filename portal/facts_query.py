@@ -13,14 +13,14 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, CompoundSelect, func, select, union
+from sqlalchemy import ColumnElement, CompoundSelect, and_, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from portal.metric_facts import MetricContext
 from portal.metric_sets import add_sets
 from portal.metrics_query import Filters, count_sets, longest_timed_limit
-from portal.models import CaseFact, Complaint, Merchant, ShopDay, ShopMonth, StageClock, UnitDay
-from portal.models.facts import COUNT_COLUMNS
+from portal.models import CaseFact, Complaint, Merchant, ShopDay, ShopMonth, StageClock, UnitDay, UnitMonth
+from portal.models.facts import ALL_CATEGORIES, COUNT_COLUMNS
 
 TOP = 10
 
@@ -81,15 +81,20 @@ def _shop_where(scope: FactScope, filters: Filters, table: Any = ShopDay) -> lis
     return found
 
 
-def _unit_where(scope: FactScope, filters: Filters, category: str | None) -> list[ColumnElement[bool]]:
-    c = _columns(UnitDay)
-    found = _period(c, filters)
+def _unit_where(
+    scope: FactScope, filters: Filters, category: str | None, months: tuple[str, str] | None = None
+) -> list[ColumnElement[bool]]:
+    """Return scope and filters on insight_unit_day, or on insight_unit_month for `months`."""
+    c = _columns(UnitDay if months is None else UnitMonth)
+    found = _period(c, filters) if months is None else [c.month >= months[0], c.month <= months[1]]
     if scope.units is not None:
         found.append(c.unit_id.in_(scope.units))
     if filters.kind:
         found.append(c.kind == filters.kind)
     if category is not None:
         found.append(c.category == category)
+    else:
+        found.append(c.category != ALL_CATEGORIES)
     return found
 
 
@@ -111,15 +116,34 @@ def _categories(session: Session, table: Any, where: Sequence[ColumnElement[bool
     return {str(category): int(n or 0) for category, n in session.execute(stmt) if n}
 
 
-def _full_months(filters: Filters) -> tuple[date, date] | None:
-    """Return the first day of the first and of the last whole month inside the period, if any."""
+@dataclass(frozen=True)
+class Split:
+    """A period as whole calendar months ('YYYY-MM', first and last) and the days around them."""
+
+    months: tuple[str, str] | None
+    edges: tuple[Filters, ...]
+
+
+def split_period(filters: Filters) -> Split:
+    """Split the period into whole months and the (at most two) runs of days outside them."""
     start, end = filters.start, filters.end
     first = start if start.day == 1 else (start.replace(day=28) + timedelta(days=4)).replace(day=1)
-    if (end + timedelta(days=1)).day == 1:
-        last = end.replace(day=1)
-    else:
-        last = (end.replace(day=1) - timedelta(days=1)).replace(day=1)
-    return (first, last) if first <= last else None
+    after = end + timedelta(days=1)
+    stop = after.replace(day=1)  # the first day after the last whole month
+    if first >= stop:
+        return Split(None, (filters,))
+    last = (stop - timedelta(days=1)).replace(day=1)
+    runs = ((start, first - timedelta(days=1)), (stop, end))
+    edges = tuple(replace(filters, start=a, end=b) for a, b in runs if a <= b)
+    return Split((f"{first:%Y-%m}", f"{last:%Y-%m}"), edges)
+
+
+def _added(*parts: dict[Any, int]) -> dict[Any, int]:
+    total: dict[Any, int] = {}
+    for part in parts:
+        for key, value in part.items():
+            total[key] = total.get(key, 0) + value
+    return total
 
 
 def _ranked(session: Session, counts: dict[int, int], limit: int) -> list[tuple[int, str, int]]:
@@ -137,46 +161,45 @@ def _shop_counts(session: Session, where: Sequence[ColumnElement[bool]]) -> dict
     return {int(i): int(n or 0) for i, n in session.execute(stmt)}
 
 
-def _unit_top_merchants(session: Session, scope: FactScope, filters: Filters) -> list[tuple[int, str, int]]:
+def _unit_top_merchants(
+    session: Session, scope: FactScope, filters: Filters, split: Split
+) -> list[tuple[int, str, int]]:
     """Rank shops over whole months from insight_shop_month and the days around from shop days."""
-    months = None if filters.category else _full_months(filters)
-    if months is None:
+    if filters.category or split.months is None:
         return _ranked(session, _shop_counts(session, _shop_where(scope, filters)), TOP)
-    first, last = months
-    after_last = (last + timedelta(days=32)).replace(day=1)
-    counts: dict[int, int] = {}
-    for start, end in ((filters.start, first - timedelta(days=1)), (after_last, filters.end)):
-        if start <= end:
-            edge = _shop_counts(session, _shop_where(scope, replace(filters, start=start, end=end)))
-            for merchant, n in edge.items():
-                counts[merchant] = counts.get(merchant, 0) + n
     m = _columns(ShopMonth)
-    where = [m.month >= f"{first:%Y-%m}", m.month <= f"{last:%Y-%m}"]
+    where = [m.month >= split.months[0], m.month <= split.months[1]]
     if scope.units is not None:
         where.append(m.unit_id.in_(scope.units))
     if filters.kind:
         where.append(m.kind == filters.kind)
-    for merchant, n in session.execute(
-        select(m.merchant_id, func.sum(m.valid)).where(*where).group_by(m.merchant_id)
-    ):
-        counts[int(merchant)] = counts.get(int(merchant), 0) + int(n or 0)
-    return _ranked(session, counts, TOP)
+    stmt = select(m.merchant_id, func.sum(m.valid)).where(*where).group_by(m.merchant_id)
+    months = {int(i): int(n or 0) for i, n in session.execute(stmt)}
+    edges = [_shop_counts(session, _shop_where(scope, edge)) for edge in split.edges]
+    return _ranked(session, _added(months, *edges), TOP)
+
+
+def _unit_figures(session: Session, scope: FactScope, filters: Filters) -> Figures:
+    """Sum a subtree's figures: whole months from insight_unit_month, other days by day."""
+    split = split_period(filters)
+    pieces: list[tuple[Any, Filters, tuple[str, str] | None]] = [(UnitDay, e, None) for e in split.edges]
+    if split.months is not None:
+        pieces.append((UnitMonth, filters, split.months))
+    category = filters.category or ALL_CATEGORIES
+    counts = [_sums(session, t, _unit_where(scope, f, category, m)) for t, f, m in pieces]
+    categories = [_categories(session, t, _unit_where(scope, f, filters.category, m)) for t, f, m in pieces]
+    return Figures(
+        counts=_added(*counts),
+        days=_days(session, UnitDay, _unit_where(scope, filters, category)),
+        categories=_added(*categories),
+        merchants=_unit_top_merchants(session, scope, filters, split),
+    )
 
 
 def stored_figures(session: Session, scope: FactScope, filters: Filters) -> Figures:
     """Sum the settled figures of the scope and filters from the day tables."""
     if scope.by_unit:
-        totals = _unit_where(scope, filters, filters.category or "")
-        return Figures(
-            counts=_sums(session, UnitDay, totals),
-            days=_days(session, UnitDay, totals),
-            categories=_categories(
-                session,
-                UnitDay,
-                [*_unit_where(scope, filters, filters.category), _columns(UnitDay).category != ""],
-            ),
-            merchants=_unit_top_merchants(session, scope, filters),
-        )
+        return _unit_figures(session, scope, filters)
     where = _shop_where(scope, filters)
     return Figures(
         counts=_sums(session, ShopDay, where),
@@ -191,7 +214,16 @@ def live_cases(session: Session, now: datetime) -> CompoundSelect[Any]:
     recent = now - timedelta(minutes=longest_timed_limit(session))
     k = StageClock
     return union(
-        select(Complaint.id).where(Complaint.created_at >= recent),
+        # A reply, arrival or feedback still awaited can turn from pending to missed.
+        select(Complaint.id).where(
+            Complaint.created_at >= recent,
+            Complaint.kind == "complaint",
+            or_(
+                Complaint.first_response_at.is_(None),
+                Complaint.feedback_at.is_(None),
+                and_(Complaint.on_site.is_(True), Complaint.onsite_at.is_(None)),
+            ),
+        ),
         select(Complaint.id).where(Complaint.stage_due_at >= now, Complaint.status != "closed"),
         select(k.complaint_id).where(k.due_at >= now, k.stopped_at.is_(None), k.paused_since.is_(None)),
     )

@@ -24,13 +24,12 @@ from portal.case_changes import forget_changed, note_changed, take_changed
 from portal.metric_facts import MetricContext, clock_mask, escalation_mask, signature
 from portal.metric_sets import add_sets, stored_set
 from portal.metrics_query import metric_context
-from portal.models import CaseFact, Complaint, Event, ShopDay, ShopMonth, StageClock, UnitDay
-from portal.models.facts import COUNT_COLUMNS, SET_COLUMNS
+from portal.models import CaseFact, Complaint, Event, ShopDay, ShopMonth, StageClock, UnitDay, UnitMonth
+from portal.models.facts import ALL_CATEGORIES, COUNT_COLUMNS, SET_COLUMNS
 from portal.sqltime import shanghai_day
 
 # "Every deadline has passed": later than any clock can run.
 FOREVER = datetime(2200, 1, 1, tzinfo=UTC)
-ALL_CATEGORIES = ""
 _FACT_COLUMNS = [c.name for c in CaseFact.__table__.columns]
 Key = tuple[Any, ...]
 Deltas = dict[Any, dict[Key, dict[str, int]]]
@@ -82,6 +81,8 @@ def _add_case(deltas: Deltas, fact: Mapping[str, Any], sign: int) -> None:
         ),
         (UnitDay, (unit, fact["category"], day, kind)),
         (UnitDay, (unit, ALL_CATEGORIES, day, kind)),
+        (UnitMonth, (unit, fact["category"], day[:7], kind)),
+        (UnitMonth, (unit, ALL_CATEGORIES, day[:7], kind)),
     ]
     for table, key in keys:
         row = deltas.setdefault(table, {}).setdefault(key, {})
@@ -100,7 +101,7 @@ def _apply(session: Session, deltas: Deltas) -> None:
     """Add the deltas to the day tables: insert a new key, or add to the existing row."""
     dialect = session.get_bind().dialect.name
     build = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    for table in (ShopDay, UnitDay, ShopMonth):
+    for table in (ShopDay, UnitDay, UnitMonth, ShopMonth):
         names = _key_names(table)
         rows = [
             {**dict(zip(names, key, strict=True)), **changes}
@@ -163,7 +164,7 @@ def _set_sums(f: Any) -> list[ColumnElement[int]]:
 
 def rebuild(session: Session) -> int:
     """Recompute every table from the cases, inside the database; return the cases counted."""
-    for table in (CaseFact, ShopDay, UnitDay, ShopMonth):
+    for table in (CaseFact, ShopDay, UnitDay, UnitMonth, ShopMonth):
         session.execute(delete(table))
     source = case_facts_select(settled_context(session))
     session.execute(insert(CaseFact).from_select(_FACT_COLUMNS, source))
@@ -172,15 +173,17 @@ def rebuild(session: Session) -> int:
     shop_keys = [f.unit_id, f.day, f.merchant_id, f.market_id, f.category, f.kind, f.visible]
     unit_keys = [f.unit_id, f.category, f.day, f.kind]
     counts = list(COUNT_COLUMNS)
+    month = func.substr(f.day, 1, 7)
     for table, keys, selected in (
         (ShopDay, shop_keys, shop_keys),
         (UnitDay, unit_keys, unit_keys),
         (UnitDay, [f.unit_id, f.day, f.kind], [f.unit_id, literal(ALL_CATEGORIES), f.day, f.kind]),
+        (UnitMonth, [f.unit_id, f.category, month, f.kind], [f.unit_id, f.category, month, f.kind]),
+        (UnitMonth, [f.unit_id, month, f.kind], [f.unit_id, literal(ALL_CATEGORIES), month, f.kind]),
     ):
         names = [*_key_names(table), *counts]
         grouped = select(*selected, *sums).group_by(*keys)
         session.execute(insert(table).from_select(names, grouped))
-    month = func.substr(f.day, 1, 7)
     valid = func.sum(case((stored_set("valid", f.signature, f.clocks, f.escalations), 1), else_=0))
     monthly = (
         select(f.unit_id, month, f.merchant_id, f.kind, valid)
@@ -189,7 +192,7 @@ def rebuild(session: Session) -> int:
         .having(valid > 0)
     )
     session.execute(insert(ShopMonth).from_select([*_key_names(ShopMonth), "valid"], monthly))
-    for table in (CaseFact, ShopDay, UnitDay, ShopMonth):
+    for table in (CaseFact, ShopDay, UnitDay, UnitMonth, ShopMonth):
         # Fresh statistics, so the planner knows the new tables' size at once.
         session.execute(text(f"ANALYZE {table.__tablename__}"))
     return int(session.scalar(select(func.count()).select_from(CaseFact)) or 0)

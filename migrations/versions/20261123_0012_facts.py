@@ -89,6 +89,16 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     op.create_table(
+        "insight_unit_month",
+        _int("unit_id"),
+        sa.Column("category", sa.String(length=24), nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("kind", sa.String(length=12), nullable=False),
+        *_counts(),
+        sa.PrimaryKeyConstraint("unit_id", "category", "month", "kind", name=op.f("pk_insight_unit_month")),
+        sqlite_with_rowid=False,
+    )
+    op.create_table(
         "insight_shop_month",
         _int("unit_id"),
         sa.Column("month", sa.String(length=7), nullable=False),
@@ -109,5 +119,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Drop the facts tables and the clock index."""
     op.drop_index("ix_stage_clock_running_due", table_name="stage_clock")
-    for table in ("insight_shop_month", "insight_unit_day", "insight_shop_day", "case_fact"):
+    for table in (
+        "insight_shop_month",
+        "insight_unit_month",
+        "insight_unit_day",
+        "insight_shop_day",
+        "case_fact",
+    ):
         op.drop_table(table)

@@ -2,7 +2,7 @@
 
 from portal.models.cases import Attachment, CaseCounter, Complaint, Event
 from portal.models.clocks import StageClock
-from portal.models.facts import CaseFact, ShopDay, ShopMonth, UnitDay
+from portal.models.facts import CaseFact, ShopDay, ShopMonth, UnitDay, UnitMonth
 from portal.models.insight import ApiKey, AuditLog, WeeklySummary
 from portal.models.ops import CalendarDay, Delivery, NotificationChannel, PosterJob, StageCard
 from portal.models.org import Market, Merchant, PosterCode, RegulatorUnit
@@ -29,6 +29,7 @@ __all__ = [
     "StageCard",
     "StageClock",
     "UnitDay",
+    "UnitMonth",
     "User",
     "WeeklySummary",
 ]

@@ -34,6 +34,8 @@ SET_COLUMNS = (
 )  # fmt: skip
 SUM_COLUMNS = ("satisfaction_sum", "recovered_fen")
 COUNT_COLUMNS = SET_COLUMNS + SUM_COLUMNS
+# The category of the unit tables' rows that sum every category.
+ALL_CATEGORIES = ""
 # SQLite keeps these rows in primary-key order, so a unit's or shop's days are read in one run.
 CLUSTERED = {"sqlite_with_rowid": False}
 
@@ -94,6 +96,18 @@ class UnitDay(Base):
     kind: Mapped[str] = mapped_column(String(12), primary_key=True)
 
 
+class UnitMonth(Base):
+    """insight_unit_day summed per calendar month: a year of a district is a hundred rows."""
+
+    __tablename__ = "insight_unit_month"
+    __table_args__ = CLUSTERED
+
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    category: Mapped[str] = mapped_column(String(24), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12), primary_key=True)
+
+
 class ShopMonth(Base):
     """Valid cases per month, unit, shop and kind: the ranking of shops over long periods."""
 
@@ -107,7 +121,7 @@ class ShopMonth(Base):
     valid: Mapped[int] = mapped_column(Integer)
 
 
-for _table in (ShopDay, UnitDay):
+for _table in (ShopDay, UnitDay, UnitMonth):
     for _name in COUNT_COLUMNS:
         setattr(_table, _name, mapped_column(_name, Integer, nullable=False, default=0))
 

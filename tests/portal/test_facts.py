@@ -13,11 +13,11 @@ from portal.closing import close, hide, record_outcome
 from portal.dashboard import recount_figures
 from portal.db import new_session
 from portal.escalation import escalate
-from portal.facts_query import FactScope, Figures, figures
+from portal.facts_query import FactScope, Figures, figures, split_period
 from portal.facts_upkeep import rebuild
 from portal.lifecycle import record_arrival, reply, take
 from portal.metrics_query import Filters, metric_context
-from portal.models import CaseFact, Complaint, ShopDay, ShopMonth, UnitDay
+from portal.models import CaseFact, Complaint, ShopDay, ShopMonth, UnitDay, UnitMonth
 from portal.resolution import rate
 from portal.sweep import run_sweep
 from tests.conftest import NOW
@@ -174,7 +174,7 @@ def test_the_mix_covers_what_the_rates_need(session: Session, world: dict[str, A
 def _tables(session: Session) -> dict[str, set[tuple[Any, ...]]]:
     """Return every non-empty row of the facts tables."""
     found = {}
-    for model in (CaseFact, ShopDay, UnitDay, ShopMonth):
+    for model in (CaseFact, ShopDay, UnitDay, UnitMonth, ShopMonth):
         table = model.__table__
         rows = session.execute(select(*table.c)).all()
         counts = [c.name for c in table.c if not c.primary_key]
@@ -191,3 +191,31 @@ def test_rebuild_gives_the_tables_the_events_kept(session: Session, world: dict[
     assert rebuild(session) == len(kept["case_fact"])
     session.commit()
     assert _tables(session) == kept
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "months", "edges"),
+    [
+        (
+            date(2026, 9, 20),
+            date(2026, 11, 30),
+            ("2026-10", "2026-11"),
+            [(date(2026, 9, 20), date(2026, 9, 30))],
+        ),
+        (date(2026, 10, 1), date(2026, 10, 31), ("2026-10", "2026-10"), []),
+        (date(2026, 10, 20), date(2026, 11, 23), None, [(date(2026, 10, 20), date(2026, 11, 23))]),
+        (
+            date(2025, 11, 24),
+            date(2026, 11, 23),
+            ("2025-12", "2026-10"),
+            [(date(2025, 11, 24), date(2025, 11, 30)), (date(2026, 11, 1), date(2026, 11, 23))],
+        ),
+    ],
+)
+def test_a_period_splits_into_whole_months_and_days(
+    start: date, end: date, months: tuple[str, str] | None, edges: list[tuple[date, date]]
+) -> None:
+    """Whole months come from the month table; only the days around them are read by day."""
+    split = split_period(Filters(start=start, end=end))
+    assert split.months == months
+    assert [(e.start, e.end) for e in split.edges] == edges
