@@ -23,6 +23,8 @@ from portal.models import CaseFact, Complaint, Merchant, ShopDay, ShopMonth, Sta
 from portal.models.facts import ALL_CATEGORIES, COUNT_COLUMNS
 
 TOP = 10
+# Ids per IN list: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+ID_CHUNK = 10_000
 
 
 @dataclass(frozen=True)
@@ -250,25 +252,33 @@ def _stored_sets(session: Session, cases: Any) -> dict[str, int]:
     return counts
 
 
+def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
+    return [ids[start : start + ID_CHUNK] for start in range(0, len(ids), ID_CHUNK)]
+
+
 def correct_live(
     session: Session, counts: dict[str, int], scope: FactScope, filters: Filters, ctx: MetricContext
 ) -> dict[str, int]:
     """Replace the settled contribution of the cases still running by their contribution now.
 
-    The running cases are found by their deadlines, then narrowed on case_fact (by primary
-    key), so neither step walks the scope's cases.
+    The running cases are found by their deadlines, then narrowed on case_fact by primary key.
+    Their ids travel as lists, not subqueries: a planner that misjudges a subquery's size
+    would scan a million cases (or their clocks) to join them.
     """
     f = _columns(CaseFact)
-    running = (
-        select(f.complaint_id)
-        .where(f.complaint_id.in_(live_cases(session, ctx.now)), *_shop_where(scope, filters, CaseFact))
-        .scalar_subquery()
-    )
+    live = sorted(session.scalars(live_cases(session, ctx.now)))
+    dims = _shop_where(scope, filters, CaseFact)
+    running = [
+        int(i)
+        for chunk in _chunks(live)
+        for i in session.scalars(select(f.complaint_id).where(f.complaint_id.in_(chunk), *dims))
+    ]
     fixed = dict(counts)
-    for name, value in _stored_sets(session, running).items():
-        fixed[name] = fixed.get(name, 0) - value
-    for name, value in count_sets(session, [Complaint.id.in_(running)], ctx).get((), {}).items():
-        fixed[name] = fixed.get(name, 0) + value
+    for chunk in _chunks(running):
+        for name, value in _stored_sets(session, chunk).items():
+            fixed[name] = fixed.get(name, 0) - value
+        for name, value in count_sets(session, [Complaint.id.in_(chunk)], ctx).get((), {}).items():
+            fixed[name] = fixed.get(name, 0) + value
     return {name: value for name, value in fixed.items() if value}
 
 

@@ -227,5 +227,5 @@ def watch(factory: sessionmaker[Session]) -> None:
 
 
 def counted_row(row: Row[Any]) -> dict[str, Any]:
-    """Return a case_fact row as a dict (for tests and diagnostics)."""
+    """Return a row in case_fact's column order as a dict."""
     return dict(zip(_FACT_COLUMNS, row, strict=True))
