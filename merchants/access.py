@@ -9,6 +9,7 @@ from flask import abort, g
 from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
+from portal.facts_query import FactScope
 from portal.models import Complaint, Market, Merchant, PosterCode, PosterJob, RegulatorUnit, User
 from portal.posters import BulkScope
 
@@ -66,6 +67,19 @@ def complaint_scope(session: Session, user: User) -> ColumnElement[bool]:
     if user.role == "admin":
         return true()
     return Complaint.id.is_(None)
+
+
+def fact_scope(session: Session, user: User) -> FactScope:
+    """Return complaint_scope in the terms of insight's day tables (the same cases)."""
+    if user.role == "merchant":
+        return FactScope(merchant=user.merchant_id or 0, complaints_only=True)
+    if user.role == "station":
+        return FactScope(market=user.market_id or 0)
+    if user.role == "regulator" and user.unit_id is not None:
+        return FactScope(units=tuple(unit_subtree(session, user.unit_id)))
+    if user.role == "admin":
+        return FactScope()
+    return FactScope(units=())
 
 
 def merchant_scope(session: Session, user: User) -> ColumnElement[bool]:

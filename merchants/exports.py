@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from merchants.access import ALL_ROLES, can_reveal_phone, current_staff, roles
 from merchants.blueprint import bp
-from merchants.insight_scope import read_filters, scope_clause, scoped_where
+from merchants.insight_scope import read_filters, scope_clause, scoped_facts, scoped_where
 from portal.audit_log import record
 from portal.dashboard import build_dashboard
 from portal.db import begin_write, get_session, new_session, utcnow
@@ -45,9 +45,9 @@ def insight_export() -> Response:
     with new_session() as reader:
         try:
             if what == "figures":
-                sheets = figure_sheets(
-                    build_dashboard(reader, scope_clause(reader, user, filters), filters, now)
-                )
+                scope = scope_clause(reader, user, filters)
+                facts = scoped_facts(reader, user, filters)
+                sheets = figure_sheets(build_dashboard(reader, scope, filters, now, facts=facts))
             else:
                 assert metric is not None
                 sheets = [

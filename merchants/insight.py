@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 
 from merchants.access import ALL_ROLES, current_staff, roles
 from merchants.blueprint import bp
-from merchants.insight_scope import choices, read_filters, scope_clause, scoped_where
+from merchants.insight_scope import choices, read_filters, scope_clause, scoped_facts, scoped_where
 from portal.categories import CATEGORIES, category_label
 from portal.charts import dashboard_charts
 from portal.closing import outcome_label
@@ -30,7 +30,8 @@ def insight() -> tuple[str, int]:
     filters, understood = read_filters(request.args.to_dict(), now)
     if not understood:
         flash(_("Some filters could not be read; showing the last 30 days."), "error")
-    board = build_dashboard(session, scope_clause(session, user, filters), filters, now)
+    scope = scope_clause(session, user, filters)
+    board = build_dashboard(session, scope, filters, now, facts=scoped_facts(session, user, filters))
     page = render_template(
         "office/insight.html",
         board=board,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from flask import abort
@@ -11,12 +11,14 @@ from sqlalchemy.orm import Session
 
 from merchants.access import (
     complaint_scope,
+    fact_scope,
     get_market_or_404,
     get_merchant_or_404,
     market_scope,
     merchant_scope,
     unit_subtree,
 )
+from portal.facts_query import FactScope
 from portal.i18n import SHANGHAI
 from portal.metrics_query import FilterError, Filters
 from portal.models import Complaint, Market, Merchant, RegulatorUnit, User
@@ -71,6 +73,21 @@ def scoped_where(session: Session, user: User, filters: Filters) -> list[ColumnE
             abort(404)
         found.append(Complaint.unit_id.in_(unit_subtree(session, filters.unit)))
     return found
+
+
+def scoped_facts(session: Session, user: User, filters: Filters) -> FactScope:
+    """Return scoped_where in the day tables' terms (call scoped_where first: it checks access)."""
+    scope = fact_scope(session, user)
+    units = scope.units
+    if filters.unit is not None:
+        subtree = unit_subtree(session, filters.unit)
+        units = tuple(subtree) if units is None else tuple(u for u in units if u in subtree)
+    return replace(
+        scope,
+        units=units,
+        market=filters.market if filters.market is not None else scope.market,
+        merchant=filters.merchant if filters.merchant is not None else scope.merchant,
+    )
 
 
 def scope_clause(session: Session, user: User, filters: Filters) -> ColumnElement[bool]:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from portal import audit, bulk
 from portal.audit import ChainedEvent
+from portal.case_changes import note_changed
 from portal.clock import CardKind
 from portal.clockstate import CARD_ORDER, Clock, card_after, card_moment
 from portal.models import Complaint, Event, StageCard
@@ -201,6 +202,7 @@ class ChainWriter:
     def write(self) -> None:
         """Insert the events kept in bulk mode, in one statement, then what listeners kept."""
         bulk.insert_rows(self.session, cast(Table, Event.__table__), [e.row() for e in self._pending])
+        note_changed(self.session, (e.complaint_id for e in self._pending))
         self._pending = []
         for listener in audit.EVENT_LISTENERS:
             kept = getattr(listener, "write", None)

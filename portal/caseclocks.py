@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import bulk
+from portal.case_changes import note_changed
 from portal.clock import CardKind, Policy, Stage
 from portal.clockstate import STATE_FIELDS, Clock, ClockState, point_at, reschedule
 from portal.models import Complaint, StageClock
@@ -189,6 +190,7 @@ class CaseClocks:
     def write(self) -> None:
         """Store the bulk changes: clocks changed, clocks started, cases changed."""
         changed = self._changed.values()
+        note_changed(self.session, [*self._cases, *(c.complaint_id for c in (*changed, *self._new))])
         moved = [c for c in changed if c.stopped_at is None]
         stopped = [c for c in changed if c.stopped_at is not None]
         bulk.update_rows(

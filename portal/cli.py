@@ -142,11 +142,12 @@ _register_sla()
 
 
 def _register_insight() -> None:
-    """Attach `kuaisu report` and `kuaisu apikeys`."""
-    from portal.insight_cli import apikeys, report
+    """Attach `kuaisu report`, `kuaisu apikeys` and `kuaisu insight`."""
+    from portal.insight_cli import apikeys, insight, report
 
     cli.add_command(report)
     cli.add_command(apikeys)
+    cli.add_command(insight)
 
 
 _register_insight()

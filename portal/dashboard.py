@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from portal.categories import category_label
+from portal.facts_query import FactScope, Figures, figures, period_days
 from portal.metric_facts import DUTY_STAGES, MetricContext
 from portal.metric_sets import STAGE_LABELS
 from portal.metrics import RATES, Rate, RateDef, average_satisfaction, stage_on_time_rate
@@ -61,16 +62,20 @@ def stage_rows(counts: dict[str, int]) -> list[StageRow]:
     ]
 
 
-def _days(groups: dict[tuple[Any, ...], dict[str, int]], filters: Filters) -> list[tuple[date, int, int]]:
-    """Return (day, received, closed) for every day of the period, zeros included."""
-    by_day: dict[str, list[int]] = {}
-    for (day, _category), counts in groups.items():
-        entry = by_day.setdefault(str(day), [0, 0])
-        entry[0] += counts.get("received", 0)
-        entry[1] += counts.get("closed", 0)
-    span = (filters.end - filters.start).days + 1
-    days = [filters.start + timedelta(days=i) for i in range(span)]
-    return [(d, *by_day.get(d.isoformat(), [0, 0])) for d in days]  # type: ignore[misc]
+def recount_figures(session: Session, where: Sequence[ColumnElement[bool]], ctx: MetricContext) -> Figures:
+    """Count the figures from the complaints themselves (the reference the day tables equal)."""
+    days: dict[str, tuple[int, int]] = {}
+    categories: dict[str, int] = {}
+    for (day, category), group in trend_counts(session, where, ctx).items():
+        received, closed = days.get(str(day), (0, 0))
+        days[str(day)] = (received + group.get("received", 0), closed + group.get("closed", 0))
+        categories[category] = categories.get(category, 0) + group.get("valid", 0)
+    return Figures(
+        counts=count_sets(session, where, ctx).get((), {}),
+        days=days,
+        categories=categories,
+        merchants=top_merchants(session, where),
+    )
 
 
 def weeks_of(days: Sequence[tuple[date, int, int]]) -> list[tuple[date, int, int]]:
@@ -110,27 +115,29 @@ def build_dashboard(
     filters: Filters,
     now: datetime,
     ctx: MetricContext | None = None,
+    facts: FactScope | None = None,
 ) -> Dashboard:
-    """Count everything once for the scope and filters and derive the rates."""
+    """Gather the figures for the scope and filters and derive the rates.
+
+    With `facts` (the same scope in the day tables' terms) they come from the pre-aggregated
+    tables; without, from a recount of the complaints.
+    """
     ctx = ctx or metric_context(session, now)
     where = [scope, *filters.conditions()]
-    counts = count_sets(session, where, ctx).get((), {})
-    groups = trend_counts(session, where, ctx)
-    categories: dict[str, int] = {}
-    for (_day, category), group in groups.items():
-        categories[category] = categories.get(category, 0) + group.get("valid", 0)
-    days = _days(groups, filters)
+    found = recount_figures(session, where, ctx) if facts is None else figures(session, facts, filters, ctx)
+    counts = found.counts
+    days = [(d, *found.days.get(d.isoformat(), (0, 0))) for d in period_days(filters)]
     return Dashboard(
         filters=filters,
         counts=counts,
         rates=[(rate, rate.compute(counts)) for rate in RATES],
         satisfaction=average_satisfaction(counts),
-        days=days,
-        weeks=weeks_of(days),
+        days=days,  # type: ignore[arg-type]
+        weeks=weeks_of(days),  # type: ignore[arg-type]
         categories=sorted(
-            ((code, category_label(code), n) for code, n in categories.items() if n),
+            ((code, category_label(code), n) for code, n in found.categories.items() if n),
             key=lambda item: (-item[2], item[0]),
         ),
-        merchants=top_merchants(session, where),
+        merchants=found.merchants,
         stages=stage_rows(counts),
     )

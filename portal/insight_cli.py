@@ -89,3 +89,20 @@ def apikeys_revoke(key_id: int) -> None:
             raise click.ClickException(str(exc)) from exc
         session.commit()
     click.echo(f"key {key_id} revoked")
+
+
+@click.group()
+def insight() -> None:
+    """The dashboard's pre-aggregated tables."""
+
+
+@insight.command("rebuild")
+@with_appcontext
+def insight_rebuild() -> None:
+    """Recount every case into the day tables (after a bulk load or a change of time limits)."""
+    from portal.facts_upkeep import rebuild
+
+    with new_session(write=True) as session:
+        cases = rebuild(session)
+        session.commit()
+    click.echo(f"insight facts rebuilt from {cases} cases")

@@ -122,6 +122,17 @@ def signature(ctx: MetricContext) -> ColumnElement[int]:
     return total
 
 
+def packed_fact(packed: Any, name: str) -> ColumnElement[int]:
+    """Return one fact out of a stored signature, in SQL: (signature // weight) % size."""
+    weight = 1
+    for fact, size in FACT_SIZES:
+        if fact == name:
+            shifted: ColumnElement[int] = packed // weight if weight > 1 else packed
+            return shifted % size
+        weight *= size
+    raise KeyError(name)
+
+
 def unpack(packed: int) -> dict[str, int]:
     """Turn a signature back into its facts."""
     facts = {}

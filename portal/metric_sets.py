@@ -14,7 +14,7 @@ promise of their market (or unit, for a shop outside a market) as it stands toda
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -34,9 +34,11 @@ from portal.metric_facts import (
     MetricContext,
     clock_mask,
     escalation_mask,
+    packed_fact,
     row_facts,
     unpack,
 )
+from portal.models.facts import SET_COLUMNS
 
 ALL_LATE = sum(STAGE_BIT.values())
 
@@ -70,6 +72,18 @@ class Cond:
                 parts.append(mask.bitwise_and(self.no_bits) == 0)
             return and_(*parts)
         return row_facts(ctx)[self.fact][0].in_(sorted(self.values))
+
+    def on_stored(self, packed: Any, clocks: Any, escalations: Any) -> ColumnElement[bool]:
+        """Express as SQL on stored facts: a packed signature and the two masks (case_fact)."""
+        if self.fact in ("clocks", "escalations"):
+            mask = clocks if self.fact == "clocks" else escalations
+            parts = []
+            if self.any_bits:
+                parts.append(mask.bitwise_and(self.any_bits) != 0)
+            if self.no_bits:
+                parts.append(mask.bitwise_and(self.no_bits) == 0)
+            return and_(*parts)
+        return packed_fact(packed, self.fact).in_(sorted(self.values))
 
 
 def _is(fact: str, *values: int) -> Cond:
@@ -128,6 +142,30 @@ SETS: dict[str, tuple[Cond, ...]] = {
     "closed_on_time": (VALID, CLOSED, Cond("clocks", no_bits=ALL_LATE)),
     "extended": (VALID, Cond("clocks", any_bits=EXTENDED_BIT)),
 }
+# The pre-aggregated tables have one column per set (portal/models/facts.py).
+assert tuple(SETS) == SET_COLUMNS, "portal.models.facts.SET_COLUMNS must list every set"
+
+
+def add_sets(
+    counts: MutableMapping[str, int],
+    packed: int,
+    clocks: int,
+    escalations: int,
+    n: int,
+    score: int,
+    money: int,
+) -> None:
+    """Add n cases with these facts (and their summed score and money) to every set they are in.
+
+    Recount and pre-aggregation both count through here, so they cannot disagree.
+    """
+    sets = members_of(packed, clocks, escalations)
+    for name in sets:
+        counts[name] = counts.get(name, 0) + n
+    if "rated" in sets:
+        counts["satisfaction_sum"] = counts.get("satisfaction_sum", 0) + score
+    if "valid" in sets:
+        counts["recovered_fen"] = counts.get("recovered_fen", 0) + money
 
 
 def members(facts: Mapping[str, int]) -> list[str]:
@@ -139,6 +177,12 @@ def members(facts: Mapping[str, int]) -> list[str]:
 def members_of(packed: int, clocks: int, escalations: int) -> tuple[str, ...]:
     """Return the sets of a signature and masks (a pure function, so remembered)."""
     return tuple(members({**unpack(packed), "clocks": clocks, "escalations": escalations}))
+
+
+def stored_set(key: str, packed: Any, clocks: Any, escalations: Any) -> ColumnElement[bool]:
+    """Return the SQL condition of one set on stored facts (for recounting the day tables)."""
+    conds = SETS[key]
+    return and_(*[cond.on_stored(packed, clocks, escalations) for cond in conds]) if conds else true()
 
 
 def case_set(key: str, ctx: MetricContext) -> ColumnElement[bool]:

@@ -22,7 +22,7 @@ from portal.metric_facts import (
     escalation_mask_of,
     signature,
 )
-from portal.metric_sets import case_set, members_of
+from portal.metric_sets import add_sets, case_set
 from portal.models import Complaint, Event, Market, RegulatorUnit, StageClock
 from portal.sqltime import shanghai_day
 
@@ -116,8 +116,11 @@ def _limit_case(column: str, markets: dict[int, Policy], units: dict[int, Policy
     return case(*whens, else_=default) if whens else default
 
 
-def metric_context(session: Session, now: datetime) -> MetricContext:
-    """Build the context with per-market limits; only overridden units and markets appear."""
+TIMED_LIMITS = ("respond_minutes", "onsite_minutes", "feedback_minutes")
+
+
+def _policies(session: Session) -> tuple[dict[int, Policy], dict[int, Policy]]:
+    """Return the policies of markets and units that override a limit (merged down the tree)."""
     rows = session.execute(select(RegulatorUnit.id, RegulatorUnit.parent_id, RegulatorUnit.policy)).all()
     parent = {uid: pid for uid, pid, _ in rows}
     own = {uid: pol for uid, _, pol in rows if pol}
@@ -137,13 +140,20 @@ def metric_context(session: Session, now: datetime) -> MetricContext:
         m.id: units.get(m.unit_id, Policy()).merged(m.policy or {})
         for m in session.scalars(select(Market).where(Market.policy.is_not(None)))
     }
-    return MetricContext(
-        now=now,
-        **{
-            name: _limit_case(name, markets, units)
-            for name in ("respond_minutes", "onsite_minutes", "feedback_minutes")
-        },
-    )
+    return markets, units
+
+
+def metric_context(session: Session, now: datetime) -> MetricContext:
+    """Build the context with per-market limits; only overridden units and markets appear."""
+    markets, units = _policies(session)
+    return MetricContext(now=now, **{name: _limit_case(name, markets, units) for name in TIMED_LIMITS})
+
+
+def longest_timed_limit(session: Session) -> int:
+    """Return the longest respond, on-site or feedback limit any case runs under, in minutes."""
+    markets, units = _policies(session)
+    policies = [Policy(), *markets.values(), *units.values()]
+    return max(int(getattr(policy, name)) for policy in policies for name in TIMED_LIMITS)
 
 
 def _per_case_statement(
@@ -205,15 +215,16 @@ def count_sets(
     for row in session.execute(stmt):
         cells: tuple[Any, ...] = tuple(row)
         packed, clock_bits, escalation_bits, n, score, money = cells[width:]
-        sets = members_of(int(packed), int(clock_bits), int(escalation_bits))
-        counts = found.setdefault(cells[:width], defaultdict(int))
-        for name in sets:
-            counts[name] += n
-        if "rated" in sets:
-            counts["satisfaction_sum"] += int(score or 0)
-        if "valid" in sets:
-            counts["recovered_fen"] += int(money or 0)
-    return {key: dict(counts) for key, counts in found.items()}
+        add_sets(
+            found.setdefault(cells[:width], {}),
+            int(packed),
+            int(clock_bits),
+            int(escalation_bits),
+            int(n),
+            int(score or 0),
+            int(money or 0),
+        )
+    return found
 
 
 def trend_counts(

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.dashboard import build_dashboard
+from portal.facts_query import FactScope
 from portal.i18n import SHANGHAI
 from portal.metrics_query import Filters
 from portal.models import Complaint, Delivery, NotificationChannel, RegulatorUnit, WeeklySummary
@@ -54,7 +55,8 @@ def summary_notice(
 ) -> Notice:
     """Describe the unit's week without personal data: counts, rates and a dashboard link."""
     filters = Filters(start=week_start, end=week_start + timedelta(days=6))
-    board = build_dashboard(session, Complaint.unit_id.in_(members), filters, now)
+    scope = Complaint.unit_id.in_(members)
+    board = build_dashboard(session, scope, filters, now, facts=FactScope(units=tuple(members)))
     c, rates = board.counts, {rate.key: value for rate, value in board.rates}
     fields = (
         (_("Received"), str(c.get("received", 0))),

@@ -2,6 +2,7 @@
 
 from portal.models.cases import Attachment, CaseCounter, Complaint, Event
 from portal.models.clocks import StageClock
+from portal.models.facts import CaseFact, ShopDay, ShopMonth, UnitDay, UnitMonth
 from portal.models.insight import ApiKey, AuditLog, WeeklySummary
 from portal.models.ops import CalendarDay, Delivery, NotificationChannel, PosterJob, StageCard
 from portal.models.org import Market, Merchant, PosterCode, RegulatorUnit
@@ -13,6 +14,7 @@ __all__ = [
     "AuditLog",
     "CalendarDay",
     "CaseCounter",
+    "CaseFact",
     "Complaint",
     "Delivery",
     "Event",
@@ -22,8 +24,12 @@ __all__ = [
     "PosterCode",
     "PosterJob",
     "RegulatorUnit",
+    "ShopDay",
+    "ShopMonth",
     "StageCard",
     "StageClock",
+    "UnitDay",
+    "UnitMonth",
     "User",
     "WeeklySummary",
 ]
