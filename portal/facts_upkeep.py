@@ -16,14 +16,27 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, case, delete, event, func, insert, literal, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    bindparam,
+    case,
+    delete,
+    event,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.case_changes import forget_changed, note_changed, take_changed
 from portal.metric_facts import MetricContext, clock_mask, escalation_mask, signature
 from portal.metric_sets import add_sets, stored_set
-from portal.metrics_query import metric_context
+from portal.metrics_query import context_of, metric_context, overridden_policies
 from portal.models import CaseFact, Complaint, Event, ShopDay, ShopMonth, StageClock, UnitDay, UnitMonth
 from portal.models.facts import ALL_CATEGORIES, COUNT_COLUMNS, SET_COLUMNS
 from portal.sqltime import shanghai_day
@@ -33,6 +46,9 @@ FOREVER = datetime(2200, 1, 1, tzinfo=UTC)
 _FACT_COLUMNS = [c.name for c in CaseFact.__table__.columns]
 Key = tuple[Any, ...]
 Deltas = dict[Any, dict[Key, dict[str, int]]]
+# Statements every commit runs, built once: building them cost more than running them.
+_UPSERTS: dict[tuple[str, Any], Any] = {}
+_SETTLED: dict[str, Select[Any]] = {}
 
 
 def settled_context(session: Session) -> MetricContext:
@@ -97,25 +113,50 @@ def _key_names(table: Any) -> list[str]:
     return [column.name for column in table.__table__.primary_key]
 
 
+def _upsert(dialect: str, table: Any) -> Any:
+    """Return the statement that adds a row of deltas to a day table, built once per dialect."""
+    key = (dialect, table)
+    found = _UPSERTS.get(key)
+    if found is None:
+        build = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        names = _key_names(table)
+        stmt = build(table.__table__)
+        columns = table.__table__.c
+        found = stmt.on_conflict_do_update(
+            index_elements=names,
+            set_={c.name: c + stmt.excluded[c.name] for c in columns if c.name not in names},
+        )
+        _UPSERTS[key] = found
+    return found
+
+
 def _apply(session: Session, deltas: Deltas) -> None:
     """Add the deltas to the day tables: insert a new key, or add to the existing row."""
     dialect = session.get_bind().dialect.name
-    build = postgresql.insert if dialect == "postgresql" else sqlite.insert
     for table in (ShopDay, UnitDay, UnitMonth, ShopMonth):
         names = _key_names(table)
+        counted = [c.name for c in table.__table__.c if c.name not in names]
         rows = [
-            {**dict(zip(names, key, strict=True)), **changes}
+            {**dict(zip(names, key, strict=True)), **{name: changes.get(name, 0) for name in counted}}
             for key, changes in sorted(deltas.get(table, {}).items())
             if any(changes.values())
         ]
-        columns = table.__table__.c
-        for row in rows:
-            counted = [name for name in row if name not in names]
-            stmt = build(table).values(row)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=names, set_={name: columns[name] + stmt.excluded[name] for name in counted}
-            )
-            session.execute(stmt)
+        if rows:
+            session.execute(_upsert(dialect, table), rows)
+
+
+def _settled_query(session: Session) -> Select[Any]:
+    """Return the query of settled facts for listed cases, built once per set of time limits."""
+    markets, units = overridden_policies(session)
+    key = repr((sorted(markets.items()), sorted(units.items())))
+    found = _SETTLED.get(key)
+    if found is None:
+        if len(_SETTLED) >= 16:
+            _SETTLED.clear()
+        ctx = context_of(markets, units, FOREVER)
+        found = case_facts_select(ctx).where(Complaint.id.in_(bindparam("ids", expanding=True)))
+        _SETTLED[key] = found
+    return found
 
 
 def refresh_cases(session: Session, ids: Iterable[int]) -> int:
@@ -131,9 +172,7 @@ def refresh_cases(session: Session, ids: Iterable[int]) -> int:
     old = {row[0]: counted_row(row) for row in session.execute(stored_query)}
     new = {
         row[0]: counted_row(row)
-        for row in session.execute(
-            case_facts_select(settled_context(session)).where(Complaint.id.in_(wanted))
-        )
+        for row in session.execute(_settled_query(session), {"ids": wanted})
     }
     deltas: Deltas = {}
     changed = [i for i in wanted if old.get(i) != new.get(i)]

@@ -145,7 +145,16 @@ def _policies(session: Session) -> tuple[dict[int, Policy], dict[int, Policy]]:
 
 def metric_context(session: Session, now: datetime) -> MetricContext:
     """Build the context with per-market limits; only overridden units and markets appear."""
-    markets, units = _policies(session)
+    return context_of(*overridden_policies(session), now)
+
+
+def overridden_policies(session: Session) -> tuple[dict[int, Policy], dict[int, Policy]]:
+    """Return the policies of markets and units that override a limit (merged down the tree)."""
+    return _policies(session)
+
+
+def context_of(markets: dict[int, Policy], units: dict[int, Policy], now: datetime) -> MetricContext:
+    """Build the context for these overridden policies."""
     return MetricContext(now=now, **{name: _limit_case(name, markets, units) for name in TIMED_LIMITS})
 
 
