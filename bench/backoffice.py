@@ -10,13 +10,11 @@ Without KUAISU_TEST_DATABASE_URL only SQLite is measured. Prints figures; assert
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,34 +22,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask import Flask
-from flask.testing import FlaskClient
-from sqlalchemy import create_engine, event, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, event, select
 
+from bench.databases import each_database, sign_in
 from bench.seed_cases import Seeded, seed
 from portal import create_app
 from portal.migrate import upgrade
 from portal.models import Complaint
 
 Request = tuple[str, str, dict[str, str] | None]  # method, url, form
-
-
-def sign_in(app: Flask, user_id: int) -> FlaskClient:
-    """Return a client carrying a signed-in session for the account."""
-    from merchants.sessions import session_payload
-    from portal.db import new_session, utcnow
-    from portal.models import User
-
-    client = app.test_client()
-    with app.app_context():
-        db = new_session()
-        user = db.get(User, user_id)
-        assert user is not None
-        payload = session_payload(user, utcnow())
-        db.close()
-    with client.session_transaction() as cookie:
-        cookie.update({"_user_id": str(user_id), "_fresh": True, **payload})
-    return client
 
 
 def scenarios(app: Flask, seeded: Seeded) -> list[tuple[str, str, Callable[[random.Random], Request]]]:
@@ -167,27 +146,7 @@ def main() -> None:
     parser.add_argument("--complaints", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=200)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="kuaisu-bench-") as tmp:
-        run("SQLite", f"sqlite:///{tmp}/bench.db", args.complaints, args.rounds)
-    pg = os.environ.get("KUAISU_TEST_DATABASE_URL")
-    if not pg:
-        print("\nPostgreSQL skipped: run under .ci/with-postgres.sh to measure it too.")
-        return
-    name = f"kuaisu_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        run(
-            "PostgreSQL",
-            make_url(pg).set(database=name).render_as_string(hide_password=False),
-            args.complaints,
-            args.rounds,
-        )
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    each_database(lambda label, url: run(label, url, args.complaints, args.rounds), prefix="kuaisu-bench")
 
 
 if __name__ == "__main__":

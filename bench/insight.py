@@ -20,7 +20,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,10 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flask import Flask  # noqa: E402
-from flask.testing import FlaskClient  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import create_engine  # noqa: E402
 
+from bench.databases import each_database, sign_in  # noqa: E402
 from bench.insight_seed import Seeded, seed  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.db import utcnow  # noqa: E402
@@ -39,24 +37,6 @@ from portal.i18n import SHANGHAI  # noqa: E402
 from portal.migrate import upgrade  # noqa: E402
 
 SECRET = "bench-secret-key-0123456789abcdef"
-
-
-def sign_in(app: Flask, user_id: int) -> FlaskClient:
-    """Return a client carrying a signed-in session for the account."""
-    from merchants.sessions import session_payload
-    from portal.db import new_session
-    from portal.models import User
-
-    client = app.test_client()
-    with app.app_context():
-        db = new_session()
-        user = db.get(User, user_id)
-        assert user is not None
-        payload = session_payload(user, utcnow())
-        db.close()
-    with client.session_transaction() as cookie:
-        cookie.update({"_user_id": str(user_id), "_fresh": True, **payload})
-    return client
 
 
 def dashboards(app: Flask, seeded: Seeded, rounds: int) -> None:
@@ -242,37 +222,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--skip-sqlite", action="store_true", help="measure PostgreSQL only")
     args = parser.parse_args()
-    if not args.skip_sqlite:
-        with tempfile.TemporaryDirectory(prefix="kuaisu-insight-") as tmp:
-            run(
-                "SQLite",
-                f"sqlite:///{tmp}/bench.db",
-                args.complaints,
-                args.rounds,
-                args.workers,
-                args.seconds,
-            )
-    pg = os.environ.get("KUAISU_TEST_DATABASE_URL")
-    if not pg:
-        print("\nPostgreSQL skipped: run under .ci/with-postgres.sh to measure it too.")
-        return
-    name = f"kuaisu_insight_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        run(
-            "PostgreSQL",
-            make_url(pg).set(database=name).render_as_string(hide_password=False),
-            args.complaints,
-            args.rounds,
-            args.workers,
-            args.seconds,
-        )
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    each_database(
+        lambda label, url: run(label, url, args.complaints, args.rounds, args.workers, args.seconds),
+        prefix="kuaisu-insight",
+        sqlite=not args.skip_sqlite,
+    )
 
 
 if __name__ == "__main__":

@@ -13,13 +13,11 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -27,11 +25,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask import Flask
-from sqlalchemy import Engine, create_engine, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, create_engine, select, update
 
 import merchants.cases
-from bench.backoffice import sign_in
+from bench.databases import each_database, sign_in
 from bench.seed_cases import NOW, seed
 from merchants.signals import CaseSignals
 from portal import create_app
@@ -125,23 +122,7 @@ def main() -> None:
     parser.add_argument("--complaints", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=100)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="kuaisu-bench-") as tmp:
-        run("SQLite", f"sqlite:///{tmp}/bench.db", args.complaints, args.rounds)
-    pg = os.environ.get("KUAISU_TEST_DATABASE_URL")
-    if not pg:
-        print("\nPostgreSQL skipped: run under .ci/with-postgres.sh to measure it too.")
-        return
-    name = f"kuaisu_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        target = make_url(pg).set(database=name).render_as_string(hide_password=False)
-        run("PostgreSQL", target, args.complaints, args.rounds)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    each_database(lambda label, url: run(label, url, args.complaints, args.rounds), prefix="kuaisu-bench")
 
 
 if __name__ == "__main__":

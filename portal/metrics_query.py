@@ -119,7 +119,7 @@ def _limit_case(column: str, markets: dict[int, Policy], units: dict[int, Policy
 TIMED_LIMITS = ("respond_minutes", "onsite_minutes", "feedback_minutes")
 
 
-def _policies(session: Session) -> tuple[dict[int, Policy], dict[int, Policy]]:
+def overridden_policies(session: Session) -> tuple[dict[int, Policy], dict[int, Policy]]:
     """Return the policies of markets and units that override a limit (merged down the tree)."""
     rows = session.execute(select(RegulatorUnit.id, RegulatorUnit.parent_id, RegulatorUnit.policy)).all()
     parent = {uid: pid for uid, pid, _ in rows}
@@ -148,11 +148,6 @@ def metric_context(session: Session, now: datetime) -> MetricContext:
     return context_of(*overridden_policies(session), now)
 
 
-def overridden_policies(session: Session) -> tuple[dict[int, Policy], dict[int, Policy]]:
-    """Return the policies of markets and units that override a limit (merged down the tree)."""
-    return _policies(session)
-
-
 def context_of(markets: dict[int, Policy], units: dict[int, Policy], now: datetime) -> MetricContext:
     """Build the context for these overridden policies."""
     return MetricContext(now=now, **{name: _limit_case(name, markets, units) for name in TIMED_LIMITS})
@@ -160,7 +155,7 @@ def context_of(markets: dict[int, Policy], units: dict[int, Policy], now: dateti
 
 def longest_timed_limit(session: Session) -> int:
     """Return the longest respond, on-site or feedback limit any case runs under, in minutes."""
-    markets, units = _policies(session)
+    markets, units = overridden_policies(session)
     policies = [Policy(), *markets.values(), *units.values()]
     return max(int(getattr(policy, name)) for policy in policies for name in TIMED_LIMITS)
 
