@@ -4,6 +4,7 @@
 KUAISU=${1:-kuaisu}
 while sleep 60; do
   "$KUAISU" sla sweep >/dev/null 2>&1 || true
+  "$KUAISU" insight refresh >/dev/null 2>&1 || true
   "$KUAISU" notify send >/dev/null 2>&1 || true
   "$KUAISU" photos process >/dev/null 2>&1 || true
   "$KUAISU" posters work >/dev/null 2>&1 || true

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Kuaisu app: config, database, i18n, security, blueprints, errors."""
-    from portal import db, errors, facts_upkeep, i18n, notify, security
+    from portal import db, errors, facts_queue, i18n, notify, security
     from portal.config import load_config
 
     app = Flask(
@@ -31,8 +31,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
     db.init_app(app)
-    # Insight's day tables change in the same transaction as the cases they count.
-    facts_upkeep.watch(app.extensions["kuaisu.sessionmaker"])
+    # Every transaction that changes a case queues it for insight's day tables.
+    facts_queue.watch(app.extensions["kuaisu.sessionmaker"])
     notify.init_app(app)
     i18n.init_app(app)
     security.init_app(app)

@@ -1,6 +1,6 @@
-"""Which cases a transaction changed, so work that must follow them runs before it commits.
+"""Which cases a transaction changed, so they are queued for the insight facts as it commits.
 
-ORM changes are noticed by the session hook in portal.facts_upkeep; writers that bypass the
+ORM changes are noticed by the session hook in portal.facts_queue; writers that bypass the
 ORM for speed (the sweep's bulk statements) name their cases here themselves.
 """
 

@@ -21,6 +21,7 @@ NAMING_CONVENTION = {
 }
 
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_WRITING = "kuaisu.writing"
 
 
 class Base(DeclarativeBase):
@@ -122,6 +123,12 @@ def new_session(*, write: bool = False) -> Session:
 def begin_write(session: Session) -> None:
     """Start the session's transaction holding SQLite's write lock up front."""
     session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    session.info[_WRITING] = True
+
+
+def is_writing(session: Session) -> bool:
+    """Say whether the session began its transaction as a writer (begin_write)."""
+    return bool(session.info.get(_WRITING)) and session.in_transaction()
 
 
 def get_session() -> Session:

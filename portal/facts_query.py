@@ -2,8 +2,9 @@
 
 A regulator's subtree is summed from insight_unit_day (a district's year is a few thousand
 rows); anything narrowed to a market or a shop from insight_shop_day. The tables hold
-settled facts (portal.facts_upkeep), so the cases that still have a deadline ahead are
-measured again now: their stored contribution is taken away and their live one added.
+settled facts (portal.facts_upkeep), caught up with the queue of changed cases before every
+read (portal.facts_queue). The cases that still have a deadline ahead are measured again
+now: their stored contribution is taken away and their live one added.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, CompoundSelect, and_, func, or_, select, union
 from sqlalchemy.orm import Session
 
+from portal.facts_queue import catch_up_before_reading
 from portal.metric_facts import MetricContext
 from portal.metric_sets import add_sets
 from portal.metrics_query import Filters, count_sets, longest_timed_limit
@@ -284,6 +286,7 @@ def correct_live(
 
 def figures(session: Session, scope: FactScope, filters: Filters, ctx: MetricContext) -> Figures:
     """Return the figures of the scope and filters as they stand at ctx.now."""
+    catch_up_before_reading(session)
     found = stored_figures(session, scope, filters)
     found.counts = correct_live(session, found.counts, scope, filters, ctx)
     return found

@@ -1,13 +1,14 @@
-"""Keeping the pre-aggregated insight tables equal to a recount, in the case's own transaction.
+"""Keeping the pre-aggregated insight tables equal to a recount of the cases.
 
 A case's figures depend on `now` only while one of its deadlines is still ahead (a pending
 reply becomes "missed", an open case becomes overdue, a running clock becomes late). The
 tables therefore hold each case's *settled* facts, measured as if every deadline had passed;
 the dashboard corrects the few cases with a deadline still ahead (portal.facts_query).
 Settled facts change only when the case does, so every transaction that touches a case,
-an event or a clock re-measures those cases before it commits: the old contribution (kept
-in case_fact) is subtracted and the new one added. A change of a market's or unit's time
-limits changes settled facts without touching cases: run `kuaisu insight rebuild` after one.
+an event or a clock queues it (portal.facts_queue), and the catch-up re-measures the queued
+cases: the old contribution (kept in case_fact) is subtracted and the new one added. A change
+of a market's or unit's time limits changes settled facts without touching cases: run
+`kuaisu insight rebuild` after one.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
-    event,
     func,
     insert,
     literal,
@@ -31,13 +31,12 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from portal.case_changes import forget_changed, note_changed, take_changed
 from portal.metric_facts import MetricContext, clock_mask, escalation_mask, signature
 from portal.metric_sets import add_sets, stored_set
 from portal.metrics_query import context_of, metric_context, overridden_policies
-from portal.models import CaseFact, Complaint, Event, ShopDay, ShopMonth, StageClock, UnitDay, UnitMonth
+from portal.models import CaseFact, CaseFactQueue, Complaint, ShopDay, ShopMonth, UnitDay, UnitMonth
 from portal.models.facts import ALL_CATEGORIES, COUNT_COLUMNS, SET_COLUMNS
 from portal.sqltime import shanghai_day
 
@@ -203,7 +202,8 @@ def _set_sums(f: Any) -> list[ColumnElement[int]]:
 
 def rebuild(session: Session) -> int:
     """Recompute every table from the cases, inside the database; return the cases counted."""
-    for table in (CaseFact, ShopDay, UnitDay, UnitMonth, ShopMonth):
+    # First: a change committed after this statement stays queued, and is caught up later.
+    for table in (CaseFactQueue, CaseFact, ShopDay, UnitDay, UnitMonth, ShopMonth):
         session.execute(delete(table))
     source = case_facts_select(settled_context(session))
     session.execute(insert(CaseFact).from_select(_FACT_COLUMNS, source))
@@ -235,34 +235,6 @@ def rebuild(session: Session) -> int:
         # Fresh statistics, so the planner knows the new tables' size at once.
         session.execute(text(f"ANALYZE {table.__tablename__}"))
     return int(session.scalar(select(func.count()).select_from(CaseFact)) or 0)
-
-
-def _case_id(obj: object) -> int | None:
-    if isinstance(obj, Complaint):
-        return obj.id
-    if isinstance(obj, Event | StageClock):
-        return obj.complaint_id
-    return None
-
-
-def watch(factory: sessionmaker[Session]) -> None:
-    """Make every session of the factory refresh the facts of the cases it changed, at commit."""
-
-    @event.listens_for(factory, "after_flush")
-    def _note(session: Session, _context: Any) -> None:
-        # After the flush new cases have ids; new and dirty still list what was written.
-        note_changed(session, (_case_id(obj) for obj in (*session.new, *session.dirty)))
-
-    @event.listens_for(factory, "before_commit")
-    def _refresh(session: Session) -> None:
-        session.flush()
-        changed = take_changed(session)
-        if changed:
-            refresh_cases(session, changed)
-
-    @event.listens_for(factory, "after_rollback")
-    def _forget(session: Session) -> None:
-        forget_changed(session)
 
 
 def counted_row(row: Row[Any]) -> dict[str, Any]:

@@ -106,3 +106,15 @@ def insight_rebuild() -> None:
         cases = rebuild(session)
         session.commit()
     click.echo(f"insight facts rebuilt from {cases} cases")
+
+
+@insight.command("refresh")
+@with_appcontext
+def insight_refresh() -> None:
+    """Measure the cases changed since the last refresh (every minute, beside the sweep)."""
+    from portal.facts_queue import catch_up
+
+    with new_session(write=True) as session:
+        changed = catch_up(session)
+        session.commit()
+    click.echo(f"insight facts: {changed} cases re-measured")

@@ -2,7 +2,7 @@
 
 from portal.models.cases import Attachment, CaseCounter, Complaint, Event
 from portal.models.clocks import StageClock
-from portal.models.facts import CaseFact, ShopDay, ShopMonth, UnitDay, UnitMonth
+from portal.models.facts import CaseFact, CaseFactQueue, ShopDay, ShopMonth, UnitDay, UnitMonth
 from portal.models.insight import ApiKey, AuditLog, WeeklySummary
 from portal.models.ops import CalendarDay, Delivery, NotificationChannel, PosterJob, StageCard
 from portal.models.org import Market, Merchant, PosterCode, RegulatorUnit
@@ -15,6 +15,7 @@ __all__ = [
     "CalendarDay",
     "CaseCounter",
     "CaseFact",
+    "CaseFactQueue",
     "Complaint",
     "Delivery",
     "Event",

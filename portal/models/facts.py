@@ -3,8 +3,9 @@
 The dashboard reads these small tables instead of scanning complaints. `case_fact` keeps
 every case's facts as they stand once every running deadline has passed (the "settled"
 facts, see portal.facts_upkeep); the day tables hold, per key, how many cases fall in each
-case set of portal.metric_sets. They change in the same transaction as the cases
-(portal.facts_upkeep) and `kuaisu insight rebuild` recomputes them from scratch.
+case set of portal.metric_sets. A transaction that changes a case queues it in
+case_fact_queue; the queue is caught up every minute and before any figure is read
+(portal.facts_upkeep), and `kuaisu insight rebuild` recomputes everything from scratch.
 Days are Shanghai calendar days as 'YYYY-MM-DD' text (months 'YYYY-MM'), exactly what
 portal.sqltime.shanghai_day gives on both databases; 0 stands for "no market" or "no shop"
 in keys, where NULL would defeat the unique key.
@@ -12,7 +13,7 @@ in keys, where NULL would defeat the unique key.
 
 from __future__ import annotations
 
-from sqlalchemy import Index, Integer, String
+from sqlalchemy import BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base
@@ -59,6 +60,19 @@ class CaseFact(Base):
     escalations: Mapped[int] = mapped_column(Integer)
     satisfaction: Mapped[int] = mapped_column(Integer)
     recovered_fen: Mapped[int] = mapped_column(Integer)
+
+
+class CaseFactQueue(Base):
+    """A case changed since its facts were last measured: one row per changing transaction.
+
+    Rows are only added by writers and only deleted, by sequence number, by the catch-up that
+    read them, so a change committed while a catch-up runs stays queued for the next one.
+    """
+
+    __tablename__ = "case_fact_queue"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(Integer)
 
 
 class ShopDay(Base):
