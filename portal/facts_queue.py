@@ -11,11 +11,12 @@ measured later, many cases per statement:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, event, insert, select, text
+from sqlalchemy import Table, delete, event, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from portal.bulk import insert_rows
 from portal.case_changes import forget_changed, note_changed, take_changed
 from portal.db import begin_write, is_writing
 from portal.facts_upkeep import refresh_cases
@@ -25,8 +26,7 @@ from portal.models import CaseFactQueue, Complaint, Event, StageClock
 BATCH = 5_000
 # PostgreSQL: one catch-up at a time, so two never measure the same new case twice.
 _LOCK_KEY = 0x6B75_6661  # "kufa"
-_QUEUE = CaseFactQueue.__table__
-_ENQUEUE = insert(CaseFactQueue)
+_QUEUE = cast(Table, CaseFactQueue.__table__)
 _ANY_QUEUED = select(_QUEUE.c.seq).limit(1)
 
 
@@ -51,7 +51,7 @@ def watch(factory: sessionmaker[Session]) -> None:
         session.flush()
         changed = take_changed(session)
         if changed:
-            session.execute(_ENQUEUE, [{"complaint_id": i} for i in sorted(changed)])
+            insert_rows(session, _QUEUE, [{"complaint_id": i} for i in sorted(changed)])
 
     @event.listens_for(factory, "after_rollback")
     def _forget(session: Session) -> None:
