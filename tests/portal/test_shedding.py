@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,14 @@ from sqlalchemy.orm import Session
 from portal import create_app
 from portal.config import ConfigError, load_config
 from portal.models import Complaint
-from portal.shedding import came_through_proxies, over_budget, request_start, sheddable
+from portal.shedding import (
+    FINISHING_FACTOR,
+    budget_for,
+    came_through_proxies,
+    over_budget,
+    request_start,
+    sheddable,
+)
 from tests.factories import Factory, complaint_form
 
 BUDGET_MS = 1000
@@ -96,13 +104,42 @@ def test_the_stamp_counts_only_through_the_configured_proxies() -> None:
     assert not came_through_proxies({"HTTP_X_FORWARDED_FOR": "203.0.113.7"}, proxies=0)
 
 
-def test_pages_and_the_complaint_post_are_shed_other_writes_and_health_are_not() -> None:
+def test_pages_and_the_complaint_post_are_shed_other_writes_health_and_a_new_receipt_are_not() -> None:
     assert sheddable("GET", "public.complaint_form")
     assert sheddable("HEAD", "tracking.case_page")
+    assert sheddable("GET", "tracking.case_page", receipt_just_given=False)
     assert sheddable("GET", None)  # an unknown address costs as much to refuse as to shed
     assert sheddable("POST", "public.submit_form")
     assert not sheddable("POST", "tracking.add_info")
     assert not sheddable("GET", "health.healthz")
+    assert not sheddable("GET", "tracking.case_page", receipt_just_given=True)
+
+
+def test_a_shopper_sending_a_complaint_may_wait_longer_than_a_new_visitor() -> None:
+    assert budget_for("public.complaint_form", 500) == 500
+    assert budget_for("public.submit_form", 500) == 500 * FINISHING_FACTOR
+    assert budget_for("tracking.case_page", 500) == 500
+    assert budget_for("merchants.board", 500) == 500
+
+
+def test_under_overload_the_door_closes_first_and_the_complaint_goes_through(
+    app_config: dict[str, Any], factory: Factory, session: Session
+) -> None:
+    code = factory.poster_of(factory.make_merchant()).code
+    minute = 60_000
+    app = create_app({**app_config, "QUEUE_BUDGET_MS": minute})
+    # Two minutes in the queue: past a page's budget, within a finishing shopper's (3 minutes).
+    waited = {"X-Request-Start": f"t={time.time() - 120:.3f}", "X-Forwarded-For": "203.0.113.7"}
+    try:
+        client = app.test_client()
+        assert client.get(f"/c/{code}", headers=waited).status_code == 503
+        sent = client.post(f"/c/{code}", data=complaint_form(), headers=waited)
+        assert sent.status_code == 303
+        # The receipt the redirect opens is served; the same page opened later is a page like any.
+        assert client.get(sent.headers["Location"], headers=waited).status_code == 200
+        assert client.get(sent.headers["Location"].split("?")[0], headers=waited).status_code == 503
+    finally:
+        app.extensions["kuaisu.engine"].dispose()
 
 
 def test_a_page_past_the_budget_is_503_in_chinese_with_retry_after_and_no_sql(
