@@ -105,7 +105,7 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="serve through nginx as docs/deploy.md does (X-Request-Start) and shed past --queue-budget-ms",
     )
-    add("--queue-budget-ms", type=int, default=1000, help="KUAISU_QUEUE_BUDGET_MS with --nginx")
+    add("--queue-budget-ms", type=int, default=500, help="KUAISU_QUEUE_BUDGET_MS with --nginx; 0: none")
     args = parser.parse_args()
     if args.db is None:
         args.db = "both" if args.pg else "sqlite"
@@ -140,7 +140,7 @@ def run_one(kind: str, args: argparse.Namespace, photos: list[Upload]) -> tuple[
                 seeded.env["KUAISU_PHOTOS_IN_BACKGROUND"] = "1"
             budget = args.queue_budget_ms if args.nginx else None
             with serving(seeded, workers, tmp, args.limits, budget) as (server, env):
-                front = f"nginx in front, queue budget {budget} ms; " if budget is not None else ""
+                front = "" if budget is None else f"nginx in front, queue budget {budget or 'off'} ms; "
                 print(
                     f"\n== {kind}: {front}{workers.describe()}; rate limits in "
                     f"{env.get('KUAISU_RATELIMIT_STORAGE_URI', 'memory://')}; load average {load_average()}"
