@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 RUN_PKGS := fonts-wqy-microhei
-TEST_PKGS := chromium postgresql fonts-wqy-microhei redis-server
+TEST_PKGS := chromium postgresql fonts-wqy-microhei redis-server nginx
 # Workers (re)start in milliseconds only with cached bytecode; some shells disable it.
 export PYTHONDONTWRITEBYTECODE :=
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/load.py                                  # 600 s sustained + 60 s spike, SQLite
     .venv/bin/python bench/load.py --duration 20 --spike-duration 10
+    .venv/bin/python bench/load.py --nginx --queue-budget-ms 1000 --photo-rate 2 --plain-rate 18   # shedding
     bash .ci/with-postgres.sh .venv/bin/python bench/load.py --db both --duration 20 --spike-duration 10
 
 gunicorn serves wsgi:app on 127.0.0.1 over a fresh database loaded with `kuaisu db upgrade` and
@@ -16,6 +17,11 @@ All load comes from one address, so the per-IP submission limit is lifted for th
 (KUAISU_RATELIMIT_PUBLIC_IP, as bench/shopper.py does); the per-phone-and-poster limit keeps
 its configured value and every shopper has a phone of its own. Limits live in a throwaway
 redis-server when one is installed, as with several workers in production.
+
+With --nginx, Debian's nginx (unprivileged, config in the run's temp dir, a free loopback
+port) stands in front as docs/deploy.md sets it up: it stamps X-Request-Start, and the app
+answers 503 + Retry-After to what waited longer than --queue-budget-ms. The report counts every
+429/503 and whether it carried Retry-After, and how each phase's shoppers fared.
 
 After each run: acknowledged receipts == stored complaints, receipts show the stored case
 number, no duplicates, photos stored, `kuaisu audit verify`. The kill-loop and backup/restore
@@ -94,6 +100,12 @@ def parse_args() -> argparse.Namespace:
         help="visits running at once before the client drops arrivals",
     )
     add("--limits", choices=["redis", "memory"], default="redis", help="rate-limit storage")
+    add(
+        "--nginx",
+        action="store_true",
+        help="serve through nginx as docs/deploy.md does (X-Request-Start) and shed past --queue-budget-ms",
+    )
+    add("--queue-budget-ms", type=int, default=500, help="KUAISU_QUEUE_BUDGET_MS with --nginx; 0: none")
     args = parser.parse_args()
     if args.db is None:
         args.db = "both" if args.pg else "sqlite"
@@ -126,9 +138,11 @@ def run_one(kind: str, args: argparse.Namespace, photos: list[Upload]) -> tuple[
             seeded = seed(kind, url, bench_env(url, tmp, secrets.token_hex(32)))
             if args.photos_in_background:
                 seeded.env["KUAISU_PHOTOS_IN_BACKGROUND"] = "1"
-            with serving(seeded, workers, tmp, args.limits) as (server, env):
+            budget = args.queue_budget_ms if args.nginx else None
+            with serving(seeded, workers, tmp, args.limits, budget) as (server, env):
+                front = "" if budget is None else f"nginx in front, queue budget {budget or 'off'} ms; "
                 print(
-                    f"\n== {kind}: {workers.describe()}; rate limits in "
+                    f"\n== {kind}: {front}{workers.describe()}; rate limits in "
                     f"{env.get('KUAISU_RATELIMIT_STORAGE_URI', 'memory://')}; load average {load_average()}"
                 )
                 plan = ShopperPlan(server.port, seeded.poster_paths, photos, args.timeout, args.retries)

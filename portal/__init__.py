@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Kuaisu app: config, database, i18n, security, blueprints, errors."""
-    from portal import db, errors, facts_queue, i18n, notify, security
+    from portal import db, errors, facts_queue, i18n, notify, security, shedding
     from portal.config import load_config
 
     app = Flask(
@@ -30,6 +30,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
+    # First of the request hooks: a request past its queue budget is shed before any other work.
+    shedding.init_app(app)
     db.init_app(app)
     # Every transaction that changes a case queues it for insight's day tables.
     facts_queue.watch(app.extensions["kuaisu.sessionmaker"])

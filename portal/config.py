@@ -40,6 +40,9 @@ def _defaults(instance: Path) -> dict[str, Any]:
         "SMTP_PORT": 25,
         "MAIL_FROM": "kuaisu@localhost",
         "TRUSTED_PROXIES": 0,
+        # Requests that waited longer than this in the queue behind the proxy get 503 +
+        # Retry-After (portal/shedding.py); 0 turns shedding off.
+        "QUEUE_BUDGET_MS": 0,
         "PHONE_SALT": "",
         "STATION_HOTLINE": "12315",
         "DB_LOCK_TIMEOUT_MS": 10_000,
@@ -67,6 +70,7 @@ _INT_KEYS = {
     "DISCLOSURE_MIN_CASES",
     "SMTP_PORT",
     "TRUSTED_PROXIES",
+    "QUEUE_BUDGET_MS",
     "REPEAT_PHONE_THRESHOLD",
     "REPEAT_PHONE_WINDOW_DAYS",
     "DUPLICATE_WINDOW_DAYS",
@@ -102,6 +106,18 @@ def _dev_secret(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def _check_queue_budget(settings: Mapping[str, Any]) -> None:
+    """A queue budget needs a proxy: only a proxy stamps the X-Request-Start it is measured from."""
+    budget = settings["QUEUE_BUDGET_MS"]
+    if not isinstance(budget, int) or budget < 0:
+        raise ConfigError(f"KUAISU_QUEUE_BUDGET_MS must be milliseconds, 0 for off, got {budget!r}")
+    if budget and not settings["TRUSTED_PROXIES"]:
+        raise ConfigError(
+            "KUAISU_QUEUE_BUDGET_MS needs KUAISU_TRUSTED_PROXIES of at least 1: the queue is measured "
+            "from the X-Request-Start header only a trusted proxy (nginx) sets"
+        )
+
+
 def load_config(
     app: Flask,
     test_config: Mapping[str, Any] | None = None,
@@ -127,6 +143,7 @@ def load_config(
     for key in _POSITIVE_KEYS:
         if not isinstance(settings[key], int) or settings[key] < 1:
             raise ConfigError(f"KUAISU_{key} must be a whole number of at least 1, got {settings[key]!r}")
+    _check_queue_budget(settings)
     if not settings["PHONE_SALT"]:
         settings["PHONE_SALT"] = settings["SECRET_KEY"]
     secure = settings["BASE_URL"].startswith("https://")

@@ -10,7 +10,11 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from portal.shedding import OverloadedError
+
 log = logging.getLogger("kuaisu")
+# A busy or unavailable server asks clients to come back after this many seconds.
+RETRY_AFTER_SECONDS = "5"
 
 _KEPT_FIELDS = (
     "kind",
@@ -48,8 +52,24 @@ def _retry_page(title: str, message: str, status: int) -> tuple[str, int, dict[s
         kept=_kept_form(),
         action=request.path,
     )
-    headers = {"Retry-After": "5"} if status == 503 else {}
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else {}
     return page, status, headers
+
+
+def _busy() -> tuple[str, int, dict[str, str]]:
+    """Answer 503 with Retry-After; a complaint being sent comes back with what was typed."""
+    if request.endpoint == "public.submit_form":
+        return _retry_page(
+            _("We could not save your complaint yet"),
+            _("Nothing was saved. Everything you typed is still here; press Send again in a moment."),
+            503,
+        )
+    page = render_template(
+        "error.html",
+        title=_("Busy, please try again"),
+        message=_("The service is busy. Try again in a moment."),
+    )
+    return page, 503, {"Retry-After": RETRY_AFTER_SECONDS}
 
 
 def init_app(app: Flask) -> None:
@@ -76,21 +96,11 @@ def init_app(app: Flask) -> None:
     def _database_down(exc: OperationalError) -> tuple[str, int, dict[str, str]]:
         _rollback()
         log.warning("database unavailable on %s: %s", request.endpoint, type(exc.orig).__name__)
-        if request.endpoint == "public.submit_form":
-            return _retry_page(
-                _("We could not save your complaint yet"),
-                _("Nothing was saved. Everything you typed is still here; press Send again in a moment."),
-                503,
-            )
-        return (
-            render_template(
-                "error.html",
-                title=_("Busy, please try again"),
-                message=_("The service is busy. Try again in a moment."),
-            ),
-            503,
-            {"Retry-After": "5"},
-        )
+        return _busy()
+
+    @app.errorhandler(OverloadedError)
+    def _overloaded(_exc: OverloadedError) -> tuple[str, int, dict[str, str]]:
+        return _busy()
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> tuple[str, int] | HTTPException:

@@ -40,12 +40,15 @@ async def _sample_cpu(server: Server, phases: list[Phase], start: float) -> None
     loop, moment = asyncio.get_running_loop(), start
     await asyncio.sleep(max(0.0, moment - loop.time()))
     before, client_before = server.cpu_seconds(), time.process_time()
+    proxy_before = server.proxy_cpu_seconds()
     for phase in phases:
         moment += phase.stats.seconds
         await asyncio.sleep(max(0.0, moment - loop.time()))
         after, client_after = server.cpu_seconds(), time.process_time()
+        proxy_after = server.proxy_cpu_seconds()
         phase.stats.server_cpu_s, before = after - before, after
         phase.stats.client_cpu_s, client_before = client_after - client_before, client_after
+        phase.stats.proxy_cpu_s, proxy_before = proxy_after - proxy_before, proxy_after
 
 
 async def drive(
@@ -74,6 +77,7 @@ async def drive(
     loop = asyncio.get_running_loop()
     start = loop.time() + 0.5
     cpu_before, client_before = server.cpu_seconds(), time.process_time()
+    proxy_before = server.proxy_cpu_seconds()
     await asyncio.gather(
         _sample_cpu(server, phases, start),
         *(arrivals(stream, phases, start, inflight) for stream in streams if stream.rate > 0),
@@ -88,4 +92,5 @@ async def drive(
         server.cpu_seconds() - cpu_before,
         time.process_time() - client_before,
         loop.time() - start,
+        server.proxy_cpu_seconds() - proxy_before,
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 from bench.loadgen.checks import Check
-from bench.loadgen.stats import PhaseStats, RunStats, percentile
+from bench.loadgen.stats import FATES, PhaseStats, RunStats, percentile
 
 FORM_P95_MS = 300.0
 SUBMIT_P95_MS = 2000.0
@@ -34,9 +35,23 @@ def table(phases: list[PhaseStats]) -> list[str]:
         )
         lines.append(
             f"  {'':<10} CPU over {phase.seconds:g} s: server {phase.server_cpu_s:.1f} s, load client "
-            f"{phase.client_cpu_s:.1f} s"
+            f"{phase.client_cpu_s:.1f} s{_proxy(phase.proxy_cpu_s)}"
         )
+        lines.append(f"  {'':<10} {fates_line(phase)}")
     return lines
+
+
+def _proxy(cpu_s: float) -> str:
+    return "" if math.isnan(cpu_s) else f", nginx {cpu_s:.1f} s"
+
+
+def fates_line(phase: PhaseStats) -> str:
+    """Say how the phase's shoppers' visits ended, with each share of those who arrived."""
+    arrived = phase.shoppers_arrived()
+    ended = [(name, phase.shoppers[name]) for name in FATES]
+    unfinished = arrived - sum(n for _name, n in ended)
+    parts = [f"{name} {n} ({100 * n / arrived if arrived else 0:.1f} %)" for name, n in ended]
+    return f"shoppers: {arrived} arrived; " + ", ".join(parts) + f"; unfinished {unfinished}"
 
 
 def cpu_line(run: RunStats) -> str:
@@ -47,7 +62,7 @@ def cpu_line(run: RunStats) -> str:
         f"  whole run ({run.wall_s:.0f} s to the last answer): server CPU {run.server_cpu_s:.1f} s, "
         f"load client {run.client_cpu_s:.1f} s; server CPU per acknowledged shopper (form, submit, "
         f"receipt, share of board polls) {per_shopper:.1f} ms -> CPU-bound ceiling {ceiling:.0f} "
-        f"shoppers/s on {cores} idle cores"
+        f"shoppers/s on {cores} idle cores{_proxy(run.proxy_cpu_s)} in front"
     )
 
 
@@ -69,6 +84,10 @@ def verdict(phases: list[PhaseStats], checks: list[Check]) -> list[str]:
             (submit < SUBMIT_P95_MS, f"sustained submit p95 {submit:.0f} ms < {SUBMIT_P95_MS:.0f} ms"),
             (failed == 0, f"sustained rate held without errors: {failed} errors"),
         ]
+    steps = [step for phase in phases for step in phase.steps.values()]
+    bare = sum(step.outcomes["429"] + step.outcomes["503"] for step in steps)
+    shed_all = sum(step.shed for step in steps)
+    results.append((bare == 0, f"every 429/503 carried Retry-After: {shed_all} with, {bare} without"))
     spike = by_name.get("spike")
     if spike is not None:
         failed = sum(step.failures for step in spike.steps.values())

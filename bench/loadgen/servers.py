@@ -44,34 +44,48 @@ class Workers:
         )
 
 
+def _children(pid: int) -> list[int]:
+    """Return the live child processes of pid (Linux /proc)."""
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def tree_cpu_seconds(pid: int | None) -> float:
+    """Return user+system CPU of a master process and its workers so far (Linux /proc)."""
+    if pid is None or not Path(f"/proc/{pid}").exists():
+        return float("nan")
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for one in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 @dataclass
 class Server:
-    """A running gunicorn: its port, master pid, and the CPU its processes have used."""
+    """A running gunicorn: the port clients use (nginx's when it is in front), master pids, CPU."""
 
     port: int
     pid: int
+    proxy_pid: int | None = None
 
     def worker_pids(self) -> list[int]:
-        """Return the live worker processes (Linux /proc)."""
-        children = Path(f"/proc/{self.pid}/task/{self.pid}/children")
-        try:
-            return [int(pid) for pid in children.read_text().split()]
-        except OSError:
-            return []
+        """Return gunicorn's live worker processes."""
+        return _children(self.pid)
 
     def cpu_seconds(self) -> float:
-        """Return user+system CPU of the master and its workers so far (Linux /proc)."""
-        tick = os.sysconf("SC_CLK_TCK")
-        if not Path(f"/proc/{self.pid}").exists():
-            return float("nan")
-        total = 0.0
-        for pid in [self.pid, *self.worker_pids()]:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-        return total
+        """Return user+system CPU of gunicorn's master and workers so far."""
+        return tree_cpu_seconds(self.pid)
+
+    def proxy_cpu_seconds(self) -> float:
+        """Return user+system CPU of nginx's master and workers so far (NaN without nginx)."""
+        return tree_cpu_seconds(self.proxy_pid)
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], port: int, ready: str, log: Path, module: str) -> None:

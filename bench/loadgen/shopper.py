@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 
 from bench.loadgen.http import CSRF, IDEM, Browser, Reply, Upload, hidden, multipart
 from bench.loadgen.schedule import Visit
-from bench.loadgen.stats import PhaseStats, Step, outcome
+from bench.loadgen.stats import (
+    ACKNOWLEDGED,
+    FAILED,
+    SHED,
+    SHED_AT_FORM,
+    SHED_AT_SUBMIT,
+    PhaseStats,
+    Step,
+    outcome,
+)
 
 CASE_NUMBER = re.compile(rb"KS\d{8}-\d{4,}")
 DESCRIPTIONS = (
@@ -92,43 +101,53 @@ class Shoppers:
         return run
 
     async def _visit(self, stats: PhaseStats, due: float, photos: int) -> None:
-        plan, rng = self.plan, random.Random(secrets.randbits(32))
-        path = rng.choice(plan.poster_paths)
-        browser = Browser(plan.port)
+        browser = Browser(self.plan.port)
         try:
-            form = await attempt(stats.steps["form GET"], due, browser.request("GET", path), plan.timeout)
-            if form is None or form.status != 200:
-                return
-            csrf, idem = hidden(CSRF, form.body), hidden(IDEM, form.body)
-            if csrf is None or idem is None:
-                stats.steps["form GET"].count("200 without the form")
-                return
-            chosen = rng.sample(plan.photos, photos) if photos else []
-            body, content_type = multipart(_form(csrf, idem, rng), chosen)
-            token = await self._submit(stats, browser, path, body, content_type, idem)
-            if token is None:
-                return
-            self.ledger.photos_sent[token] = photos
-            await self._receipt(stats, browser, token)
+            stats.shoppers[await self._shop(stats, browser, due, photos)] += 1
         finally:
             browser.close()
 
+    async def _shop(self, stats: PhaseStats, browser: Browser, due: float, photos: int) -> str:
+        """Go through form, submit and receipt; return how the visit ended (one of FATES)."""
+        plan, rng = self.plan, random.Random(secrets.randbits(32))
+        path = rng.choice(plan.poster_paths)
+        form = await attempt(stats.steps["form GET"], due, browser.request("GET", path), plan.timeout)
+        if form is None or form.status != 200:
+            return SHED_AT_FORM if form is not None and outcome(form.status, form.headers) in SHED else FAILED
+        csrf, idem = hidden(CSRF, form.body), hidden(IDEM, form.body)
+        if csrf is None or idem is None:
+            stats.steps["form GET"].count("200 without the form")
+            return FAILED
+        chosen = rng.sample(plan.photos, photos) if photos else []
+        body, content_type = multipart(_form(csrf, idem, rng), chosen)
+        token, last = await self._submit(stats, browser, path, body, content_type, idem)
+        if token is None:
+            return SHED_AT_SUBMIT if last in SHED else FAILED
+        self.ledger.photos_sent[token] = photos
+        await self._receipt(stats, browser, token)
+        return ACKNOWLEDGED
+
     async def _submit(
         self, stats: PhaseStats, browser: Browser, path: str, body: bytes, content_type: str, idem: str
-    ) -> str | None:
-        """Post the form; like a shopper on the retry page, send the very same form again."""
+    ) -> tuple[str | None, str | None]:
+        """Post the form; like a shopper on the retry page, send the very same form again.
+
+        Return the receipt token (None when never acknowledged) and the last answer's outcome.
+        """
         loop, plan = asyncio.get_running_loop(), self.plan
         headers = {"Content-Type": content_type}
+        last: str | None = None
         for number in range(plan.retries + 1):
             if number:
                 self.ledger.retried += 1
             reply = await attempt(
                 stats.steps["submit"], loop.time(), browser.request("POST", path, headers, body), plan.timeout
             )
+            last = None if reply is None else outcome(reply.status, reply.headers)
             if reply is not None and reply.status == 303:
                 token = reply.headers.get("location", "").split("/t/", 1)[-1].split("?", 1)[0]
                 self.ledger.acknowledged[idem] = token
-                return token
+                return token, last
             if reply is not None and reply.status not in (429, 500, 502, 503, 504):
                 break  # refused for a reason sending again will not change
             if reply is None:
@@ -136,7 +155,7 @@ class Shoppers:
             wait = reply.headers.get("retry-after", "1") if reply is not None else "1"
             await asyncio.sleep(min(float(wait) if wait.isdigit() else 1.0, plan.retry_cap))
         self.ledger.gave_up.append(idem)
-        return None
+        return None, last
 
     async def _receipt(self, stats: PhaseStats, browser: Browser, token: str) -> None:
         loop = asyncio.get_running_loop()

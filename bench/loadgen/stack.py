@@ -16,11 +16,14 @@ from sqlalchemy.engine import make_url
 from bench.loadgen.servers import Server, Workers, gunicorn, kuaisu, redis_server
 from bench.loadgen.staff import StaffLogin, demo_logins
 from portal.demo import DEMO_PASSWORD
+from tests.faults.nginx_server import Limits, nginx
 
 # All load comes from 127.0.0.1, while real shoppers arrive from many addresses: the per-IP
 # limit (600/min by default) is lifted for the bench exactly as bench/shopper.py does. The
 # tight per-phone-and-poster limit stays as configured; each virtual shopper has its own phone.
 BENCH_IP_LIMIT = "10000000 per minute"
+# nginx's per-address limit_req is lifted likewise; tests/faults/test_shedding_nginx.py shows its 429.
+BENCH_NGINX_LIMITS = Limits(rate="100000r/s", burst=100000)
 
 
 @dataclass(frozen=True)
@@ -76,12 +79,24 @@ def seed(label: str, url: str, env: dict[str, str]) -> Seeded:
 
 @contextmanager
 def serving(
-    seeded: Seeded, workers: Workers, tmp: Path, limits: str = "redis"
+    seeded: Seeded, workers: Workers, tmp: Path, limits: str = "redis", queue_budget_ms: int | None = None
 ) -> Iterator[tuple[Server, dict[str, str]]]:
-    """Serve the seeded database with gunicorn, limits in a throwaway Redis when asked and installed."""
+    """Serve the seeded database with gunicorn, limits in a throwaway Redis when asked and installed.
+
+    With a queue budget, nginx stands in front as docs/deploy.md sets it up (X-Request-Start,
+    one trusted proxy) and the app sheds what waited longer; the server's port is then nginx's.
+    """
     env = dict(seeded.env)
     with redis_server(tmp) as redis_uri:
         if redis_uri and limits == "redis":
             env["KUAISU_RATELIMIT_STORAGE_URI"] = redis_uri
-        with gunicorn("wsgi:app", env, workers, "/healthz", tmp) as server:
-            yield server, env
+        if queue_budget_ms is None:
+            with gunicorn("wsgi:app", env, workers, "/healthz", tmp) as server:
+                yield server, env
+            return
+        env.update(KUAISU_TRUSTED_PROXIES="1", KUAISU_QUEUE_BUDGET_MS=str(queue_budget_ms))
+        with (
+            gunicorn("wsgi:app", env, workers, "/healthz", tmp) as server,
+            nginx(server.port, BENCH_NGINX_LIMITS) as (port, proxy_pid),
+        ):
+            yield Server(port, server.pid, proxy_pid), env

@@ -62,6 +62,15 @@ class Step:
         return ", ".join(f"{name} x{n}" for name, n in found) or "-"
 
 
+ACKNOWLEDGED, SHED_AT_FORM, SHED_AT_SUBMIT, FAILED = (
+    "acknowledged",
+    "turned away at the form (Retry-After)",
+    "turned away at submit after retries (Retry-After)",
+    "failed otherwise",
+)
+FATES = (ACKNOWLEDGED, SHED_AT_FORM, SHED_AT_SUBMIT, FAILED)
+
+
 STEPS = {"form GET": "200", "submit": "303", "receipt GET": "200", "board poll": "200"}
 
 
@@ -73,13 +82,20 @@ class PhaseStats:
     seconds: float
     steps: dict[str, Step] = field(default_factory=lambda: {name: Step(ok) for name, ok in STEPS.items()})
     arrivals: Counter[str] = field(default_factory=Counter)
+    # How each shopper's visit ended: one of FATES.
+    shoppers: Counter[str] = field(default_factory=Counter)
     launch_lag_ms: list[float] = field(default_factory=list)
     server_cpu_s: float = float("nan")
     client_cpu_s: float = float("nan")
+    proxy_cpu_s: float = float("nan")
 
     def throughput(self, step: str) -> float:
         """Expected answers per second of the phase's length."""
         return self.steps[step].answered_ok / self.seconds if self.seconds else 0.0
+
+    def shoppers_arrived(self) -> int:
+        """Shoppers launched in this phase (both shopper streams)."""
+        return sum(n for name, n in self.arrivals.items() if name.startswith("shoppers"))
 
 
 @dataclass
@@ -90,6 +106,7 @@ class RunStats:
     server_cpu_s: float = float("nan")
     client_cpu_s: float = float("nan")
     wall_s: float = float("nan")
+    proxy_cpu_s: float = float("nan")
 
     def server_ms_per_shopper(self) -> float:
         """Server CPU per acknowledged shopper, board polls included: what bounds the rate on N cores."""
