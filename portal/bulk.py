@@ -23,6 +23,8 @@ _SQLITE_ROWS = 500
 
 def _naive_utc(value: datetime) -> datetime:
     """Return the naive UTC time a UTCDateTime column stores; refuse a naive one, as it does."""
+    if value.tzinfo is UTC:
+        return value.replace(tzinfo=None)
     if value.tzinfo is None:
         raise ValueError("naive datetime: Kuaisu stores UTC and needs tz-aware values")
     return value.astimezone(UTC).replace(tzinfo=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, cast
 
 from sqlalchemy import Table, func, select
@@ -31,9 +32,9 @@ class DueCard:
     kind: CardKind
     at: datetime
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Return the card's unique key: (case, rung, stage, clock start, kind)."""
+        """Return the card's unique key: (case, rung, stage, clock start, kind), as first asked."""
         return card_key(self.clock, self.kind)
 
     def late(self, now: datetime) -> bool:
