@@ -8,14 +8,10 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from merchants.access import complaint_scope
+from merchants.access import SIGNAL_ROLES, complaint_scope
 from portal.lifecycle import allowed
 from portal.models import Complaint, User
 from portal.signals import RepeatPhone, SignalPolicy, merged_into, possible_duplicates, repeat_phone
-
-# Who weighs a shopper's other cases. Merchant staff never see the flag: it speaks of the
-# shopper's complaints against other shops (PIPL: only to those who need it).
-SIGNAL_ROLES = frozenset({"station", "regulator", "admin"})
 
 
 @dataclass(frozen=True)
