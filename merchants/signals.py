@@ -23,6 +23,7 @@ class CaseSignals:
     merged: list[Complaint] = field(default_factory=list)
     linked_to: Complaint | None = None
     may_link: bool = False
+    may_unlink: bool = False
 
 
 def case_signals(session: Session, complaint: Complaint, user: User) -> CaseSignals:
@@ -43,4 +44,5 @@ def case_signals(session: Session, complaint: Complaint, user: User) -> CaseSign
         merged=merged,
         linked_to=primary,
         may_link=allowed(user, "link") and complaint.status != "closed",
+        may_unlink=allowed(user, "unlink") and primary is not None and complaint.hidden_at is None,
     )
