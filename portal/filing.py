@@ -55,6 +55,7 @@ def provide_identity(
     if phone and not complaint.phone:
         complaint.phone, complaint.phone_last4 = phone, phone[-4:]
         # A number given only now joins that number's windows like a new arrival.
+        session.flush()
         flag_arrival(session, complaint, signals)
     complaint.updated_at = now
     # Personal data stays in the columns; the chain only records that it arrived.

@@ -15,7 +15,7 @@ from datetime import datetime
 from itertools import groupby
 from typing import cast
 
-from sqlalchemy import Table, select, true, update
+from sqlalchemy import Table, bindparam, select, true, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -26,6 +26,16 @@ from portal.signals import SignalPolicy
 
 _CASES = cast(Table, Complaint.__table__)
 _BATCH = 500
+# Built once: intake runs it on every submission while holding the write lock.
+_NEAR = (
+    select(_CASES.c.id, _CASES.c.created_at)
+    .where(
+        _CASES.c.phone == bindparam("phone"),
+        _CASES.c.created_at >= bindparam("low"),
+        _CASES.c.created_at <= bindparam("high"),
+    )
+    .order_by(_CASES.c.created_at, _CASES.c.id)
+)
 
 
 def flagged_among(rows: Sequence[tuple[int, datetime]], policy: SignalPolicy) -> set[int]:
@@ -52,20 +62,14 @@ def flag_arrival(session: Session, complaint: Complaint, policy: SignalPolicy) -
     deciding them needs the phone's cases within two windows: one range of
     ix_complaint_phone_created, which for almost every number is the new case alone. Flags
     only grow as cases arrive. Intake runs under the day's case-number row lock, so on
-    PostgreSQL this read sees every submission committed before it.
+    PostgreSQL this read sees every submission committed before it. The case must be stored
+    with its number (intake inserts it directly; a changed number needs a flush first).
     """
     if not complaint.phone:
         return
     moment, window = complaint.created_at, policy.repeat_window
-    rows = session.execute(
-        select(Complaint.id, Complaint.created_at)
-        .where(
-            Complaint.phone == complaint.phone,
-            Complaint.created_at >= moment - 2 * window,
-            Complaint.created_at <= moment + 2 * window,
-        )
-        .order_by(Complaint.created_at, Complaint.id)
-    ).all()
+    span = {"phone": complaint.phone, "low": moment - 2 * window, "high": moment + 2 * window}
+    rows = session.connection().execute(_NEAR, span).all()
     if len(rows) < policy.repeat_threshold:
         return
     near = {case_id for case_id, created in rows if abs(created - moment) <= window}
