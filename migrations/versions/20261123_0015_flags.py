@@ -23,11 +23,14 @@ SCOPES = ("merchant", "market", "unit")
 
 
 def upgrade() -> None:
-    """Add the flag (a constant default: no table rewrite) and one partial index per scope."""
-    with op.batch_alter_table("complaint") as batch_op:
-        batch_op.add_column(
-            sa.Column("repeat_phone_flag", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    """Add the flag and one partial index per scope.
+
+    A plain ADD COLUMN with a constant default rewrites no rows on either database; batch
+    mode would copy the whole complaint table on SQLite (minutes at a million cases).
+    """
+    op.add_column(
+        "complaint", sa.Column("repeat_phone_flag", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
     for scope in SCOPES:
         op.create_index(
             f"ix_complaint_{scope}_flagged",
