@@ -23,12 +23,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask import Flask
 from sqlalchemy import create_engine, event, select
+from sqlalchemy.orm import Session
 
 from bench.databases import each_database, sign_in
 from bench.seed_cases import Seeded, seed
 from portal import create_app
 from portal.migrate import upgrade
 from portal.models import Complaint
+from portal.repeat_flags import reflag_all
+from portal.signals import SignalPolicy
 
 Request = tuple[str, str, dict[str, str] | None]  # method, url, form
 
@@ -64,6 +67,19 @@ def scenarios(app: Flask, seeded: Seeded) -> list[tuple[str, str, Callable[[rand
             "board filtered (last 30 days)",
             "city regulator",
             lambda r: ("GET", "/office/?from=2026-10-24&to=2026-11-23", None),
+        ),
+        ("board flagged (repeat numbers)", "station", lambda r: ("GET", "/office/?flagged=1", None)),
+        ("board flagged (repeat numbers)", "office regulator", lambda r: ("GET", "/office/?flagged=1", None)),
+        ("board flagged (repeat numbers)", "city regulator", lambda r: ("GET", "/office/?flagged=1", None)),
+        (
+            "board flagged page n (green)",
+            "city regulator",
+            lambda r: ("GET", f"/office/?flagged=1&colour=green&before={rng_ids(r)}", None),
+        ),
+        (
+            "board flagged + category",
+            "station",
+            lambda r: ("GET", "/office/?flagged=1&category=food", None),
         ),
         ("board updates poll", "station", lambda r: ("GET", f"/office/board/updates?since={top - 5}", None)),
         (
@@ -120,10 +136,15 @@ def run(label: str, url: str, n: int, rounds: int) -> None:
     started = time.perf_counter()
     engine = create_engine(url)
     seeded = seed(engine, n)
+    seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    with Session(engine) as session:
+        flagged = reflag_all(session, SignalPolicy())[0]
+        session.commit()
     engine.dispose()
     print(
-        f"\n{label}: seeded {n:,} complaints (+{n:,} events, 5,000 merchants) "
-        f"in {time.perf_counter() - started:.0f} s"
+        f"\n{label}: seeded {n:,} complaints (+{n:,} events, 5,000 merchants) in {seconds:.0f} s; "
+        f"kuaisu signals reflag flagged {flagged:,} in {time.perf_counter() - started:.1f} s"
     )
     app = create_app(
         {

@@ -20,6 +20,8 @@ from portal.models import Market, Merchant, RegulatorUnit, User
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 SPAN = timedelta(days=400)
 MARKETS, PER_MARKET, OFFICES = 250, 20, 20
+CLAIMANTS = tuple(f"1990000{n:04d}" for n in range(10))
+CLAIMANT_SHARE = 0.01
 COMPLAINT_COLUMNS = (
     "id",
     "case_number",
@@ -176,11 +178,17 @@ def _rows(
         # A few shops draw most complaints (a busy mall), most draw a handful.
         merchant, market, unit = shops[int(len(shops) * rng.random() ** 2)]
         report = rng.random() < 0.05
+        # One case in a hundred comes from ten professional claimants (about 17 a week each),
+        # spread over every shop: the repeat-phone flag's cases.
+        claimant = rng.random() < CLAIMANT_SHARE
+        if claimant:
+            merchant, market, unit = shops[rng.randrange(len(shops))]
         age = n - i
         status = (
             "new" if age < n * 0.005 else "handling" if age < n * 0.03 or rng.random() < 0.01 else "closed"
         )
         phone = None if report and rng.random() < 0.5 else rng.choice(pool)
+        phone = CLAIMANTS[i % len(CLAIMANTS)] if claimant else phone
         due = created + (timedelta(minutes=45) if status == "new" else timedelta(hours=24))
         closed = created + timedelta(hours=5) if status == "closed" else None
         complaint = (

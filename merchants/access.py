@@ -16,6 +16,9 @@ from portal.posters import BulkScope
 F = TypeVar("F", bound=Callable[..., Any])
 ALL_ROLES = ("merchant", "station", "regulator", "admin")
 ROLE_ATTR = "kuaisu_roles"
+# Who weighs a shopper's other cases (the repeat-phone flag, duplicates). Merchant staff never
+# see the flag: it speaks of the shopper's complaints against other shops (PIPL: need to know).
+SIGNAL_ROLES = frozenset({"station", "regulator", "admin"})
 
 
 def roles(*allowed: str) -> Callable[[F], F]:

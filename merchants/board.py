@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -11,7 +10,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from merchants import cardtext
-from merchants.access import ALL_ROLES, background, current_staff, public, roles
+from merchants.access import ALL_ROLES, SIGNAL_ROLES, background, current_staff, public, roles
 from merchants.blueprint import bp
 from merchants.boardfilters import BoardFilters
 from merchants.boardquery import (
@@ -66,6 +65,7 @@ def _render(
         merchants=merchant_choices(session, user) if user.role != "merchant" else None,
         categories=CATEGORIES,
         can_search=user.role in SEARCH_ROLES,
+        flags=user.role in SIGNAL_ROLES,
         # The station is told at once when its group robot or mailbox stops taking messages.
         failing=failing_channels(session, user) if user.role == "station" else [],
         channel_name=channel_name,
@@ -85,12 +85,10 @@ def _more_url(filters: BoardFilters, column: Column) -> str:
 @roles(*ALL_ROLES)
 def board() -> tuple[str, int]:
     """Show the board, filtered by the query string; station and up may search a case number."""
-    filters = BoardFilters.from_args(request.args)
+    user = current_staff()
+    filters = BoardFilters.from_args(request.args).for_role(user.role)
     if filters.case_number is None:
         return _render(filters)
-    user = current_staff()
-    if user.role not in SEARCH_ROLES:
-        return _render(replace(filters, case_number=None))
     return _render(filters, found=cards_by_number(get_session(), user, filters.case_number))
 
 
@@ -119,13 +117,15 @@ def board_updates() -> dict[str, Any]:
     if not since.isdigit():
         return {"count": 0, "latest": 0, "cards": []}
     session, user = get_session(), current_staff()
-    found = cards_since(session, user, BoardFilters.from_args(request.args), int(since))
+    filters = BoardFilters.from_args(request.args).for_role(user.role)
+    found = cards_since(session, user, filters, int(since))
     now, card_item = utcnow(), get_template_attribute("office/_card.html", "card_item")
+    flags = user.role in SIGNAL_ROLES
     cards = [
         {
             "id": card.complaint.id,
             "colour": _colour(card),
-            "html": str(card_item(card, now)),
+            "html": str(card_item(card, now, flags)),
         }
         for card in found
     ]

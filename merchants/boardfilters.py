@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, ScalarSelect, and_, null, or_, select, true
 from sqlalchemy.orm import Session
 
-from merchants.access import merchant_scope
+from merchants.access import SIGNAL_ROLES, merchant_scope
 from portal.categories import CATEGORIES
 from portal.i18n import SHANGHAI
 from portal.models import Complaint, Merchant, User
@@ -35,6 +35,8 @@ class BoardFilters:
     date_from: date | None = None
     date_to: date | None = None
     case_number: str | None = None
+    # Only cases whose number is flagged as repeat (station, regulator and admin: see for_role).
+    flagged: bool | None = None
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> BoardFilters:
@@ -50,12 +52,20 @@ class BoardFilters:
             date_from=_date(args.get("from")),
             date_to=_date(args.get("to")),
             case_number=number[:20] or None,
+            flagged=True if args.get("flagged") == "1" else None,
         )
+
+    def for_role(self, role: str) -> BoardFilters:
+        """Drop what the role may not use: merchants neither search numbers nor see the flag."""
+        if role in SIGNAL_ROLES:
+            return self
+        return replace(self, case_number=None, flagged=None)
 
     def as_args(self) -> dict[str, str]:
         """Return the filters as query-string arguments, for links that keep them."""
         names = {"date_from": "from", "date_to": "to", "case_number": "q"}
-        return {names.get(k, k): str(v) for k, v in asdict(self).items() if v is not None}
+        found = {names.get(k, k): v for k, v in asdict(self).items() if v is not None}
+        return {k: "1" if v is True else str(v) for k, v in found.items()}
 
 
 def _pick(value: str | None, allowed: Mapping[str, object] | tuple[str, ...]) -> str | None:
@@ -97,6 +107,9 @@ def conditions(session: Session, user: User, filters: BoardFilters) -> list[Colu
         found.append(Complaint.kind == filters.kind)
     if filters.case_number:
         found.append(Complaint.case_number == filters.case_number)
+    if filters.flagged:
+        # Written as the partial indexes' condition, so the walk reads flagged cases only.
+        found.append(Complaint.repeat_phone_flag == true())
     return found
 
 

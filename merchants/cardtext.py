@@ -20,6 +20,7 @@ _WORDS = {
     "report": _l("Report"),
     "hidden": _l("Hidden"),
     "merged": _l("Merged"),
+    "repeat": _l("Repeat number"),
     "arrived": _l("Arrived %(age)s ago"),
     "taken_by": _l("Taken by %(name)s"),
     "not_taken": _l("Not taken yet"),

@@ -17,10 +17,11 @@ from merchants.forms_cases import (
     OutcomeForm,
     ProposeForm,
     ReplyForm,
+    UnlinkForm,
     VersionForm,
 )
 from portal.closing import close, hide, propose, record_callback, record_outcome
-from portal.duplicates import link_duplicate
+from portal.duplicates import NotLinkedError, link_duplicate, unlink_duplicate
 from portal.forms import parse_amount
 from portal.lifecycle import ACTION_ROLES, add_note, record_arrival, reply, take
 from portal.signals import SignalPolicy
@@ -185,4 +186,33 @@ def link_case(case_number: str) -> Page:
         LinkForm,
         _link,
         _("Linked as one case. The later one is closed as merged; the shopper is told which case continues."),
+    )
+
+
+def _unlink(act: Act) -> object:
+    """Undo the case's link; the case it was merged into must be in the user's scope too."""
+    if act.complaint.linked_to is None:
+        raise NotLinkedError(act.complaint.case_number)
+    primary = get_complaint_or_404(act.session, act.user, act.complaint.linked_to.case_number)
+    return unlink_duplicate(
+        act.session,
+        act.complaint,
+        primary,
+        act.user,
+        act.form.reason.data,
+        other_version=act.form.other_version.data,
+        **act.stamp,
+    )
+
+
+@bp.post("/complaints/<case_number>/unlink")
+@roles(*ACTION_ROLES["unlink"])
+def unlink_case(case_number: str) -> Page:
+    """Undo a link made by mistake: the merged case reopens on its own, its clocks start again."""
+    return perform(
+        case_number,
+        "unlink",
+        UnlinkForm,
+        _unlink,
+        _("Link undone. The case is open again on its own, with fresh time limits; the shopper is told."),
     )

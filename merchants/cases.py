@@ -25,12 +25,13 @@ from merchants.forms_cases import (
     OutcomeForm,
     ProposeForm,
     ReplyForm,
+    UnlinkForm,
     VersionForm,
 )
 from merchants.signals import case_signals
 from portal.closing import OutcomeMissingError, pending_proposal
 from portal.db import get_session, utcnow
-from portal.duplicates import NotDuplicateError
+from portal.duplicates import NotDuplicateError, NotLinkedError
 from portal.lifecycle import (
     ActionNotAllowedError,
     AlreadyTakenError,
@@ -81,6 +82,7 @@ def _forms(complaint: Complaint) -> dict[str, FlaskForm]:
             ("close", VersionForm),
             ("hide", HideForm),
             ("callback", CallbackForm),
+            ("unlink", UnlinkForm),
         )
     }
     for form in forms.values():
@@ -169,6 +171,8 @@ def _refusal(exc: LifecycleError) -> tuple[str, int]:
             "These cases cannot be linked: both must be open, from the same mobile number, about "
             "the same shop, sent within the duplicate window, and not linked already."
         ), 409
+    if isinstance(exc, NotLinkedError):
+        return _("This case is not linked into another case, or it is hidden: there is no link to undo."), 409
     if isinstance(exc, ArrivalTimeError):
         return _("The arrival time must be today, not in the future, and not before the case."), 400
     return _("This step does not fit the case now."), 400

@@ -81,6 +81,15 @@ class LinkForm(VersionForm):
     other_version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
 
 
+class UnlinkForm(VersionForm):
+    """Undo a link made by mistake: why, and the version of the case it was merged into."""
+
+    other_version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+    reason = TextAreaField(
+        _l("Why these are not the same matter (staff only)"), validators=[DataRequired(), Length(max=300)]
+    )
+
+
 class ProposeForm(VersionForm):
     """A resolution offered to the shopper."""
 

@@ -8,14 +8,10 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from merchants.access import complaint_scope
+from merchants.access import SIGNAL_ROLES, complaint_scope
 from portal.lifecycle import allowed
 from portal.models import Complaint, User
 from portal.signals import RepeatPhone, SignalPolicy, merged_into, possible_duplicates, repeat_phone
-
-# Who weighs a shopper's other cases. Merchant staff never see the flag: it speaks of the
-# shopper's complaints against other shops (PIPL: only to those who need it).
-SIGNAL_ROLES = frozenset({"station", "regulator", "admin"})
 
 
 @dataclass(frozen=True)
@@ -27,6 +23,7 @@ class CaseSignals:
     merged: list[Complaint] = field(default_factory=list)
     linked_to: Complaint | None = None
     may_link: bool = False
+    may_unlink: bool = False
 
 
 def case_signals(session: Session, complaint: Complaint, user: User) -> CaseSignals:
@@ -47,4 +44,5 @@ def case_signals(session: Session, complaint: Complaint, user: User) -> CaseSign
         merged=merged,
         linked_to=primary,
         may_link=allowed(user, "link") and complaint.status != "closed",
+        may_unlink=allowed(user, "unlink") and primary is not None and complaint.hidden_at is None,
     )

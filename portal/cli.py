@@ -151,3 +151,13 @@ def _register_insight() -> None:
 
 
 _register_insight()
+
+
+def _register_signals() -> None:
+    """Attach `kuaisu signals`."""
+    from portal.signals_cli import signals
+
+    cli.add_command(signals)
+
+
+_register_signals()

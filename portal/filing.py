@@ -16,6 +16,8 @@ from portal.forms import WISHES
 from portal.i18n import shanghai
 from portal.lifecycle import LifecycleError
 from portal.models import Complaint, Event, User
+from portal.repeat_flags import flag_arrival
+from portal.signals import SignalPolicy
 from portal.stages import awaiting_identity
 
 # Order 121 Art.14 lists what a complaint filed with a regulator carries; the package holds
@@ -44,6 +46,7 @@ def provide_identity(
     phone: str | None,
     now: datetime,
     salt: str,
+    signals: SignalPolicy = SignalPolicy(),  # noqa: B008  (frozen: the configured defaults)
 ) -> Event:
     """Store the shopper's name and address; the regulator's 7-working-day clock starts now."""
     if complaint.identity_requested_at is None or complaint.status == "closed":
@@ -51,6 +54,9 @@ def provide_identity(
     complaint.name, complaint.address = name.strip()[:60], address.strip()[:200]
     if phone and not complaint.phone:
         complaint.phone, complaint.phone_last4 = phone, phone[-4:]
+        # A number given only now joins that number's windows like a new arrival.
+        session.flush()
+        flag_arrival(session, complaint, signals)
     complaint.updated_at = now
     # Personal data stays in the columns; the chain only records that it arrived.
     event = append_event(

@@ -15,6 +15,7 @@ from portal.lookup import find_by_token
 from portal.phones import PhoneError, normalise_mobile
 from portal.returns import CHANNELS
 from portal.security import limiter
+from portal.signals import SignalPolicy
 
 bp = Blueprint("filing", __name__)
 # The tracking page asks for identity only while the regulator waits for it.
@@ -109,6 +110,7 @@ def give_identity(token: str) -> Response | tuple[str, int]:
             phone=form.phone.data or None,
             now=utcnow(),
             salt=current_app.config["PHONE_SALT"],
+            signals=SignalPolicy.from_config(current_app.config),
         )
     except IdentityNotRequestedError:
         session.rollback()

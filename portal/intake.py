@@ -16,6 +16,8 @@ from portal.casenumbers import next_case_number, token_hash, tracking_token
 from portal.clock import Stage, stage_deadline
 from portal.models import Attachment, Complaint, Market, Merchant
 from portal.policy import policy_for, work_calendar
+from portal.repeat_flags import flag_arrival
+from portal.signals import SignalPolicy
 from portal.stages import CaseClocks
 from portal.storage import PhotoStore
 from portal.uploads import CleanPhoto, new_storage_key
@@ -119,11 +121,13 @@ def submit(
     salt: str,
     refused: Sequence[tuple[int, str]] = (),
     calendar: WorkCalendar | None = None,
+    signals: SignalPolicy = SignalPolicy(),  # noqa: B008  (frozen: the configured defaults)
 ) -> Receipt:
     """Store a complaint, its photos and its first event; a retried form returns the same case.
 
     A caller holding the write lock may pass the working-day calendar it read beforehand, so
-    the lock is not held while the calendar loads.
+    the lock is not held while the calendar loads. `signals` is the repeat-phone rule the
+    new case's flag follows (KUAISU_REPEAT_PHONE_*).
     """
     token = tracking_token(secret, sub.idempotency_key)
     found = _existing(session, sub, target)
@@ -160,6 +164,7 @@ def submit(
         updated_at=now,
     )
     _insert_case(session, complaint)
+    flag_arrival(session, complaint, signals)
     clocks = CaseClocks(session, now, calendar, bulk=True)
     clocks.open_rung(complaint, new=True)
     clocks.write()

@@ -30,6 +30,7 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "canned": frozenset({"station"}),
     # Linking duplicates weighs the shopper's cases across shops: not the merchant's call.
     "link": frozenset({"station", "regulator"}),
+    "unlink": frozenset({"station", "regulator"}),
 }
 # A merchant can only say it settled the case itself; mediation and refusal are others' words.
 OUTCOME_ROLES: dict[str, frozenset[str]] = {
@@ -38,8 +39,9 @@ OUTCOME_ROLES: dict[str, frozenset[str]] = {
     "failed": frozenset({"station", "regulator"}),
     "not_accepted": frozenset({"station", "regulator"}),
 }
-# Actions still possible on a closed case: the call-back comes after closing.
-AFTER_CLOSE = frozenset({"note", "hide", "callback"})
+# Actions still possible on a closed case: the call-back comes after closing; a merged
+# duplicate is closed, and undoing its link is what reopens it.
+AFTER_CLOSE = frozenset({"note", "hide", "callback", "unlink"})
 MAX_CANNED = 20
 
 

@@ -39,6 +39,8 @@ STATUS_NOTES: dict[str, Any] = {
     "returned": _l("Returned as outside the remit"),
     "merged": _l("Closed as a duplicate; the matter continues in another case"),
     "merged_in": _l("A duplicate case about the same matter was merged into this one"),
+    "unmerged": _l("Not the same matter as the case it was merged into: open again on its own"),
+    "unmerged_out": _l("A case merged into this one was separated again: not the same matter"),
 }
 
 

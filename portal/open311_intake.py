@@ -24,6 +24,7 @@ from portal.models import ApiKey
 from portal.open311 import Open311Error
 from portal.photo_intake import photo_store
 from portal.public_support import submission_from
+from portal.signals import SignalPolicy
 from portal.targets import find_poster, target_for
 
 CHANNEL = "open311"
@@ -113,6 +114,7 @@ def create_request(
             now=now,
             secret=config["SECRET_KEY"],
             salt=config["PHONE_SALT"],
+            signals=SignalPolicy.from_config(config),
         )
     except IdempotencyConflictError as exc:
         raise Open311Error(409, "idempotency key already used for a different request") from exc

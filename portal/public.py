@@ -26,6 +26,7 @@ from portal.public_support import (
     submission_from,
 )
 from portal.security import limiter
+from portal.signals import SignalPolicy
 from portal.targets import find_poster, shops_in_market
 
 bp = Blueprint("public", __name__)
@@ -114,6 +115,7 @@ def submit_form(code: str) -> Response | str | tuple[str, int]:
             now=utcnow(),
             secret=config["SECRET_KEY"],
             salt=config["PHONE_SALT"],
+            signals=SignalPolicy.from_config(config),
             calendar=found.calendar,
         )
         session.commit()

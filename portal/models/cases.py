@@ -15,6 +15,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -68,6 +70,9 @@ class Complaint(Base):
     rating_comment: Mapped[str | None] = mapped_column(String(500))
     hidden_reason: Mapped[str | None] = mapped_column(String(300))
     linked_to_id: Mapped[int | None] = mapped_column(ForeignKey("complaint.id"))
+    # The shopper's number sent at least the threshold of cases within one window around this
+    # one (portal/repeat_flags.py): kept as cases arrive, so the board can filter on it.
+    repeat_phone_flag: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -115,6 +120,20 @@ class Complaint(Base):
         # The duplicates linked into a case.
         Index("ix_complaint_linked_to", "linked_to_id"),
         Index("ix_complaint_created", "created_at"),
+        # The board's repeat-phone filter: the board indexes again, over flagged cases only.
+        *(
+            Index(
+                f"ix_complaint_{scope}_flagged",
+                f"{scope}_id",
+                "status",
+                "id",
+                "category",
+                "kind",
+                sqlite_where=text("repeat_phone_flag = 1"),
+                postgresql_where=text("repeat_phone_flag"),
+            )
+            for scope in ("merchant", "market", "unit")
+        ),
     )
 
 

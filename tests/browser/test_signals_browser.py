@@ -1,5 +1,6 @@
 """Real Chromium: station staff see a possible duplicate on a case's page and link it as one case;
-the shopper's receipt of the merged case then leads to the case that continues."""
+the shopper's receipt of the merged case then leads to the case that continues. Station staff
+narrow the board to repeat numbers and undo a link made by mistake."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
+from portal.duplicates import link_duplicate
 from portal.models import Complaint
+from portal.signals import SignalPolicy
 from tests.browser.test_backoffice import sign_in, staff
 from tests.factories import Factory
 
@@ -61,4 +64,61 @@ def test_station_links_a_duplicate_and_the_shopper_follows_the_case_that_continu
     expect(phone_page.locator("#timeline")).to_be_visible()
     expect(phone_page.locator("ol.timeline")).to_contain_text(
         f"您就同一件事提交的投诉 {second.complaint.case_number} 已并入本案"
+    )
+
+
+def test_station_filters_repeat_numbers_and_undoes_a_mistaken_link(
+    live_server: str, desktop_page: Page, phone_page: Page, session: Session, factory: Factory
+) -> None:
+    merchant = factory.make_merchant()
+    sent = utcnow() - timedelta(days=2)
+    claimant = [
+        factory.make_complaint(merchant, now=sent + timedelta(hours=3 * n), phone="13912345678")
+        for n in range(10)
+    ]
+    ordinary = factory.make_complaint(merchant, now=sent, phone="13800000001").complaint
+    secret = pyotp.random_base32()
+    station = staff(session, "station", secret, market=merchant.market, name="王站长")
+    first, second = claimant[0].complaint, claimant[1].complaint
+    link_duplicate(
+        session,
+        first,
+        second,
+        station,
+        version=first.version,
+        other_version=second.version,
+        now=utcnow() - timedelta(hours=1),
+        salt=factory.salt,
+        policy=SignalPolicy(),
+    )
+    session.commit()
+    sign_in(desktop_page, live_server, station, secret)
+
+    desktop_page.locator("details.card summary").click()
+    desktop_page.get_by_label("仅看重复号码").check()
+    with desktop_page.expect_navigation():
+        desktop_page.locator("form.filterbar button[type=submit]").click()
+    expect(desktop_page).to_have_url(re.compile(r"flagged=1"))
+    board = desktop_page.locator("#board")
+    expect(board.locator(".bcard")).to_have_count(10)
+    expect(board.locator(".bcard .tag.repeat")).to_have_count(10)
+    expect(board).not_to_contain_text(ordinary.case_number)
+    expect(desktop_page.get_by_label("仅看重复号码")).to_be_checked()
+
+    with desktop_page.expect_navigation():
+        board.get_by_role("link", name=second.case_number).click()
+    linked = desktop_page.locator("#linked-to")
+    linked.get_by_text("不是同一件事？撤销并案").click()
+    linked.get_by_label("为什么不是同一件事").fill("两次是不同的订单。")
+    with desktop_page.expect_navigation():
+        linked.get_by_role("button", name="撤销并案").click()
+    expect(desktop_page.locator(".flash.ok")).to_contain_text("已撤销并案")
+    expect(desktop_page.locator("#linked-to")).to_have_count(0)
+    expect(desktop_page.locator("ol.timeline")).to_contain_text(f"已撤销与 {first.case_number} 的并案")
+    expect(desktop_page.locator(".status")).not_to_contain_text("已办结")
+
+    phone_page.goto(f"{live_server}/t/{claimant[1].token}")
+    expect(phone_page.locator("#continues")).to_have_count(0)
+    expect(phone_page.locator("ol.timeline")).to_contain_text(
+        f"经核实，此投诉与您的投诉 {first.case_number} 并非同一件事"
     )
