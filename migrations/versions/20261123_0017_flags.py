@@ -1,7 +1,7 @@
 """flags: the stored repeat-phone flag and its partial board indexes
 
 Revision ID: 20261123_flags
-Revises: 20261123_facts
+Revises: 20261123_running_index
 Create Date: 2026-11-23 16:00:00
 
 The column starts false everywhere; `kuaisu signals reflag` then flags the cases already
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261123_flags"
-down_revision: str | None = "20261123_facts"
+down_revision: str | None = "20261123_running_index"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
