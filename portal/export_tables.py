@@ -16,20 +16,13 @@ from portal.i18n import shanghai
 from portal.metric_facts import MetricContext
 from portal.metric_sets import SET_LABELS, case_set
 from portal.models import Complaint, Market, Merchant
-from portal.phones import mask
+from portal.phones import mask, mask_name
 
 MAX_ROWS = 50_000
 
 
 class ExportTooLargeError(Exception):
     """The list has more rows than one export may carry; narrow the filters."""
-
-
-def mask_name(name: str | None) -> str:
-    """Return 李** for 李女士: the family name only (PIPL: show only what is needed)."""
-    if not name:
-        return ""
-    return name[0] + "*" * max(len(name) - 1, 1)
 
 
 def figure_sheets(board: Dashboard) -> list[Sheet]:

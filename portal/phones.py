@@ -1,4 +1,4 @@
-"""Mainland mobile numbers: normalise what shoppers type, mask what staff see."""
+"""Mainland mobile numbers: normalise what shoppers type, mask what staff see (and names too)."""
 
 from __future__ import annotations
 
@@ -50,3 +50,10 @@ def mask(phone: str | None) -> str:
 def phone_digest(phone: str, salt: str) -> str:
     """Return a salted hash of a phone for the audit chain; the number itself stays out."""
     return hmac.new(salt.encode(), phone.encode(), hashlib.sha256).hexdigest()
+
+
+def mask_name(name: str | None) -> str:
+    """Return 李** for 李女士: the family name only (PIPL: show only what is needed)."""
+    if not name:
+        return ""
+    return name[0] + "*" * max(len(name) - 1, 1)
