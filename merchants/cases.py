@@ -27,6 +27,7 @@ from merchants.forms_cases import (
     ReplyForm,
     UnlinkForm,
     VersionForm,
+    distinct_ids,
 )
 from merchants.signals import case_signals
 from portal.closing import OutcomeMissingError, pending_proposal
@@ -109,6 +110,7 @@ def render_case(
     """Render the page; a refused form is shown again with its errors."""
     forms = _forms(complaint)
     forms.update(failed or {})
+    distinct_ids(forms)
     canned = complaint.market.canned_replies if complaint.market is not None else None
     forms["reply"].canned.choices = [SelectChoice(r, r) for r in canned or []]  # type: ignore[attr-defined]
     now = utcnow()

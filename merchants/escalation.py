@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from merchants.access import ALL_ROLES, current_staff, declared_roles, get_complaint_or_404, roles
 from merchants.blueprint import bp
-from merchants.forms_cases import VersionForm
+from merchants.forms_cases import VersionForm, distinct_ids
 from merchants.forms_ladder import EscalateForm, PauseForm, ReasonChannelForm
 from portal import regulator, returns
 from portal.db import get_session, utcnow
@@ -111,6 +111,7 @@ def render_ladder(
     for form in forms.values():
         form.version.data = complaint.version  # type: ignore[attr-defined]
     forms.update(failed or {})
+    distinct_ids(forms)
     clocks = session.scalars(
         select(StageClock).where(StageClock.complaint_id == complaint.id).order_by(StageClock.id)
     ).all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime, time
 
 from flask_babel import lazy_gettext as _l
@@ -16,6 +17,17 @@ from portal.forms import parse_amount
 from portal.i18n import SHANGHAI
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def distinct_ids(forms: Mapping[str, FlaskForm]) -> None:
+    """Give each action form's fields their own element ids ("note-text", not "text").
+
+    One page carries many forms with fields of the same name; with shared ids the label of the
+    internal note focused the public reply box. Only ids change: the posted names stay.
+    """
+    for action, form in forms.items():
+        for field in form:
+            field.id = field.label.field_id = f"{action}-{field.name}"
 
 
 def _check_amount(_form: FlaskForm, field: StringField) -> None:

@@ -312,3 +312,12 @@ def test_shopper_forms_need_csrf(app: Flask, client: FlaskClient, desk: Desk) ->
     app.config["WTF_CSRF_ENABLED"] = True
     assert client.post(f"/t/{desk.token}/rate", data={"score": "5"}).status_code == 400
     assert client.post(f"/t/{'x' * 40}/accept", data={"proposal": "1"}).status_code in (400, 404)
+
+
+def test_every_element_id_on_the_case_page_is_unique(client: FlaskClient, desk: Desk) -> None:
+    """Each action form has its own ids: the internal note's label never focuses the public reply."""
+    login_as(client, desk.station)
+    page = client.get(path(desk)).text
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+    assert 'for="note-text"' in page and 'id="note-text"' in page and 'name="text"' in page
