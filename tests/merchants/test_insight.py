@@ -68,6 +68,9 @@ def test_regulator_sees_the_district_and_narrows_to_a_market(app: Flask, world: 
     client = _client(app, world["regulator"])
     page = client.get("/office/insight").get_data(as_text=True)
     assert "办结率" in page and "<svg" in page and "东街瓷砖" in page and "西街水果" in page
+    # Nothing is closed yet: the figure says 0, not nothing.
+    assert 'data-metric="closed"><span class="v">0</span>' in page
+    assert 'data-metric="received"><span class="v">4</span>' in page
     market = world["east_market"]
     narrowed = client.get(f"/office/insight?market={market.id}").get_data(as_text=True)
     top_shops = narrowed.split('id="top-shops"')[1].split("</section>")[0]
