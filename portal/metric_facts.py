@@ -141,18 +141,29 @@ def unpack(packed: int) -> dict[str, int]:
     return facts
 
 
+def _counted() -> ColumnElement[bool]:
+    """A clock stopped by merging its case into another is no verdict on the stage: the case
+    that continues carries the duty. (Unlinking starts new clocks; the merged ones stay.)"""
+    return func.coalesce(StageClock.stop_reason, "") != "merged"
+
+
 def clock_late(ctx: MetricContext) -> ColumnElement[bool]:
     """A stage clock missed its deadline: stopped after it, or still running past it."""
     k = StageClock
     return or_(
-        k.stopped_at > k.due_at, and_(k.stopped_at.is_(None), k.paused_since.is_(None), k.due_at < ctx.now)
+        and_(k.stopped_at > k.due_at, _counted()),
+        and_(k.stopped_at.is_(None), k.paused_since.is_(None), k.due_at < ctx.now),
     )
 
 
 def clock_decided(ctx: MetricContext) -> ColumnElement[bool]:
-    """A stage clock has a verdict: stopped, or past its deadline (a paused clock waits)."""
+    """A stage clock has a verdict: stopped (not by a merge), or past its deadline (a paused
+    clock waits)."""
     k = StageClock
-    return or_(k.stopped_at.is_not(None), and_(k.paused_since.is_(None), k.due_at < ctx.now))
+    return or_(
+        and_(k.stopped_at.is_not(None), _counted()),
+        and_(k.stopped_at.is_(None), k.paused_since.is_(None), k.due_at < ctx.now),
+    )
 
 
 def clock_mask_of(ctx: MetricContext) -> ColumnElement[int]:

@@ -19,6 +19,7 @@ from portal.lifecycle import (
     StaleCaseError,
     take,
 )
+from portal.metrics_query import count_sets, metric_context
 from portal.models import Complaint, Event, Merchant, StageClock, User
 from portal.signals import SignalPolicy, possible_duplicates
 from tests.conftest import NOW
@@ -222,3 +223,20 @@ def test_undo_is_refused_when_it_does_not_fit(
     session.rollback()
     assert session.scalar(select(Event.id).where(Event.kind.like("unmerged%"))) is None
     assert second.linked_to_id == first.id and second.status == "closed"
+
+
+def test_clocks_the_merge_stopped_give_no_verdict_on_their_stages(
+    session: Session, factory: Factory, merchant: Merchant, station: User
+) -> None:
+    """Neither on time nor late: the merge handed the duty to the continuing case, and the
+    clocks restarted by the undo are still running."""
+    first, second = _pair(factory, merchant)
+    _link(session, factory, first, second, station, MERGED_AT)
+    _unlink(session, factory, second, first, station)
+    session.commit()
+    ctx = metric_context(session, UNDONE_AT + timedelta(minutes=1))
+    counts = count_sets(session, [Complaint.id == second.id], ctx).get((), {})
+    for stage in ("respond", "feedback"):
+        assert counts.get(f"decided_{stage}", 0) == 0, stage
+        assert counts.get(f"late_{stage}", 0) == 0, stage
+        assert counts.get(f"ontime_{stage}", 0) == 0, stage
