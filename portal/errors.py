@@ -103,9 +103,20 @@ def init_app(app: Flask) -> None:
         return _busy()
 
     @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException) -> tuple[str, int] | HTTPException:
+    def _http(exc: HTTPException) -> tuple[str, int] | tuple[str, int, dict[str, str]] | HTTPException:
         if exc.code is None or exc.code < 400:
             return exc
+        if exc.code == 429 and request.endpoint == "public.submit_form":
+            # The limiter adds Retry-After; the shopper keeps what they typed.
+            return _retry_page(
+                _("Please wait a moment"),
+                _(
+                    "Many complaints came from this number or this place in a short time, so "
+                    "this one was not saved yet. Everything you typed is still here: send it "
+                    "again later, or ask the market's rights station for help."
+                ),
+                429,
+            )
         titles = {
             404: _("Page not found"),
             413: _("Too much to send at once"),

@@ -53,7 +53,10 @@ def test_sixth_complaint_from_one_phone_about_one_shop_waits(
     response = client.post(f"/c/{code}", data=complaint_form(phone="+86 138-0013-8000"))
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0
-    assert "请稍后" in response.get_data(as_text=True) or "稍" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "请稍后再发送" in page and "维权站" in page
+    # What was typed comes back, ready to send again.
+    assert "瓷砖有裂纹，商家拒绝退换。" in page and "+86 138-0013-8000" in page and "李女士" in page
     assert _stored(session) == 5
     # Another phone, or the same phone about another shop, still gets through.
     session.rollback()  # the factory writes next: drop the read snapshot taken above
