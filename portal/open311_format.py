@@ -62,7 +62,7 @@ def render(fmt: str, root: str, tag: str, items: Sequence[Mapping[str, Any]], st
         body = xml_document(root, tag, items)
     else:
         body = json.dumps(list(items), ensure_ascii=False).encode()
-    return Response(body, status=status, mimetype=MIMETYPES.get(fmt, MIMETYPES["json"]))
+    return Response(body, status=status, content_type=MIMETYPES.get(fmt, MIMETYPES["json"]))
 
 
 def error(fmt: str, code: int, description: str) -> Response:
@@ -85,4 +85,4 @@ def render_object(fmt: str, root: str, item: Mapping[str, Any]) -> Response:
         body = ET.tostring(element, encoding="utf-8", xml_declaration=True)
     else:
         body = json.dumps(dict(item), ensure_ascii=False).encode()
-    return Response(body, mimetype=MIMETYPES.get(fmt, MIMETYPES["json"]))
+    return Response(body, content_type=MIMETYPES.get(fmt, MIMETYPES["json"]))

@@ -63,7 +63,9 @@ def _errors(response: Any, fmt: str) -> list[dict[str, Any]]:
 def test_services_list_the_categories(client: FlaskClient) -> None:
     services = client.get("/open311/v2/services.json").get_json()
     assert {s["service_code"] for s in services} >= {"food", "quality", "price"}
-    root = ET.fromstring(client.get("/open311/v2/services.xml").data)
+    answer = client.get("/open311/v2/services.xml")
+    assert answer.headers["Content-Type"] == "text/xml; charset=utf-8"
+    root = ET.fromstring(answer.data)
     assert root.tag == "services" and root.find("service/service_code") is not None
     definition = client.get("/open311/v2/services/quality.json").get_json()
     assert "poster_code" in {a["code"] for a in definition["attributes"]}
