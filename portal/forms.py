@@ -153,7 +153,7 @@ class FollowUpForm(FlaskForm):
     """More information or photos from the shopper on the tracking page."""
 
     message = TextAreaField(
-        _l("Add information"),
+        _l("What else should we know?"),
         filters=[clean_text],
         validators=[
             DataRequired(_l("Please write something.")),
