@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, CompoundSelect, and_, func, or_, select, union
 from sqlalchemy.orm import Session
 
+from portal.bulk import among
 from portal.facts_queue import catch_up_before_reading
 from portal.metric_facts import MetricContext
 from portal.metric_sets import add_sets
@@ -213,8 +214,24 @@ def stored_figures(session: Session, scope: FactScope, filters: Filters) -> Figu
     )
 
 
-def live_cases(session: Session, now: datetime) -> CompoundSelect[Any]:
-    """Return the ids of cases with a deadline still ahead: their figures are not yet settled."""
+def case_conditions(scope: FactScope, filters: Filters) -> list[ColumnElement[bool]]:
+    """Return the scope and filters as conditions on the complaints (what _shop_where is on facts)."""
+    found = filters.conditions()
+    if scope.units is not None:
+        found.append(Complaint.unit_id.in_(scope.units))
+    if scope.market is not None:
+        found.append(Complaint.market_id == scope.market)
+    if scope.merchant is not None:
+        found.append(Complaint.merchant_id == scope.merchant)
+    if scope.complaints_only:
+        found += [Complaint.kind == "complaint", Complaint.hidden_at.is_(None)]
+    return found
+
+
+def live_cases(
+    session: Session, now: datetime, where: Sequence[ColumnElement[bool]] = ()
+) -> CompoundSelect[Any]:
+    """Return the ids of cases (among `where`) with a deadline still ahead: not yet settled."""
     recent = now - timedelta(minutes=longest_timed_limit(session))
     k = StageClock
     return union(
@@ -227,13 +244,16 @@ def live_cases(session: Session, now: datetime) -> CompoundSelect[Any]:
                 Complaint.feedback_at.is_(None),
                 and_(Complaint.on_site.is_(True), Complaint.onsite_at.is_(None)),
             ),
+            *where,
         ),
-        select(Complaint.id).where(Complaint.stage_due_at >= now, Complaint.status != "closed"),
-        select(k.complaint_id).where(k.due_at >= now, k.stopped_at.is_(None), k.paused_since.is_(None)),
+        select(Complaint.id).where(Complaint.stage_due_at >= now, Complaint.status != "closed", *where),
+        select(k.complaint_id)
+        .join(Complaint, Complaint.id == k.complaint_id)
+        .where(k.due_at >= now, k.stopped_at.is_(None), k.paused_since.is_(None), *where),
     )
 
 
-def _stored_sets(session: Session, cases: Any) -> dict[str, int]:
+def _stored_sets(session: Session, cases: Sequence[int]) -> dict[str, int]:
     """Count the stored (settled) facts of these cases."""
     f = _columns(CaseFact)
     stmt = (
@@ -245,7 +265,7 @@ def _stored_sets(session: Session, cases: Any) -> dict[str, int]:
             func.sum(f.satisfaction),
             func.sum(f.recovered_fen),
         )
-        .where(f.complaint_id.in_(cases))
+        .where(among(session, f.complaint_id, cases))
         .group_by(f.signature, f.clocks, f.escalations)
     )
     counts: dict[str, int] = {}
@@ -263,23 +283,18 @@ def correct_live(
 ) -> dict[str, int]:
     """Replace the settled contribution of the cases still running by their contribution now.
 
-    The running cases are found by their deadlines, then narrowed on case_fact by primary key.
-    Their ids travel as lists, not subqueries: a planner that misjudges a subquery's size
-    would scan a million cases (or their clocks) to join them.
+    The running cases of the scope are found by their deadlines (few, and recent or due soon),
+    then travel as id lists, not subqueries: a planner that misjudges a subquery's size would
+    scan a million cases (or their clocks) to join them. On PostgreSQL a list is one array
+    parameter: thousands of separate ones cost more to render and parse than to run.
     """
-    f = _columns(CaseFact)
-    live = sorted(session.scalars(live_cases(session, ctx.now)))
-    dims = _shop_where(scope, filters, CaseFact)
-    running = [
-        int(i)
-        for chunk in _chunks(live)
-        for i in session.scalars(select(f.complaint_id).where(f.complaint_id.in_(chunk), *dims))
-    ]
+    running = sorted(session.scalars(live_cases(session, ctx.now, case_conditions(scope, filters))))
     fixed = dict(counts)
     for chunk in _chunks(running):
         for name, value in _stored_sets(session, chunk).items():
             fixed[name] = fixed.get(name, 0) - value
-        for name, value in count_sets(session, [Complaint.id.in_(chunk)], ctx).get((), {}).items():
+        measured = count_sets(session, [among(session, Complaint.id, chunk)], ctx).get((), {})
+        for name, value in measured.items():
             fixed[name] = fixed.get(name, 0) + value
     return {name: value for name, value in fixed.items() if value}
 
