@@ -172,10 +172,11 @@ def disclosure_load(url: str, workers: int, seconds: int) -> None:
         server.wait(timeout=30)
 
 
-def rebuild_facts(app: Flask) -> None:
+def rebuild_facts(app: Flask, skip_vacuum: bool) -> None:
     """Recount the day tables, as `kuaisu insight rebuild` does after a bulk load."""
     from portal.db import new_session
     from portal.facts_upkeep import rebuild
+    from portal.insight_cli import vacuum_facts
 
     with app.app_context():
         started = time.perf_counter()
@@ -183,6 +184,11 @@ def rebuild_facts(app: Flask) -> None:
             cases = rebuild(session)
             session.commit()
         print(f"kuaisu insight rebuild: {cases:,} cases in {time.perf_counter() - started:.0f} s", flush=True)
+        if not skip_vacuum:
+            # As `kuaisu insight rebuild` does (and autovacuum would, some time later).
+            started = time.perf_counter()
+            vacuum_facts(app.extensions["kuaisu.engine"])
+            print(f"VACUUM ANALYZE of the facts tables: {time.perf_counter() - started:.1f} s", flush=True)
 
 
 def run(label: str, url: str, args: argparse.Namespace) -> None:
@@ -215,7 +221,7 @@ def run(label: str, url: str, args: argparse.Namespace) -> None:
     )
     # The seed writes rows directly, past the ORM: recount the day tables as after a bulk load.
     if rebuild_tables:
-        rebuild_facts(app)
+        rebuild_facts(app, args.no_vacuum)
     dashboards(app, seeded, args.rounds)
     app.extensions["kuaisu.engine"].dispose()
     if args.no_disclosure:
@@ -237,6 +243,7 @@ def main() -> None:
     parser.add_argument("--url", help="measure this database only (kept afterwards), e.g. to --reuse it")
     parser.add_argument("--reuse", action="store_true", help="skip seeding and rebuild if --url is seeded")
     parser.add_argument("--rebuild", action="store_true", help="with --reuse: rebuild the tables anyway")
+    parser.add_argument("--no-vacuum", action="store_true", help="leave the rebuilt tables to autovacuum")
     parser.add_argument("--no-disclosure", action="store_true", help="skip the gunicorn disclosure load")
     args = parser.parse_args()
     if args.url:
