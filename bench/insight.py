@@ -6,6 +6,12 @@ Run on SQLite and PostgreSQL in one go (the wrapper starts a throwaway PostgreSQ
 
 Without KUAISU_TEST_DATABASE_URL only SQLite is measured. The disclosure load comes from wrk
 (apt-get install wrk). Prints figures; asserts nothing.
+
+To seed once and measure again and again (e.g. before and after a change), name a database
+that is kept (a SQLite file, or a PostgreSQL database you created): the first run seeds it,
+later ones with --reuse only measure:
+
+    .venv/bin/python bench/insight.py --url URL --reuse --no-disclosure
 """
 
 from __future__ import annotations
