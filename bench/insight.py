@@ -6,6 +6,12 @@ Run on SQLite and PostgreSQL in one go (the wrapper starts a throwaway PostgreSQ
 
 Without KUAISU_TEST_DATABASE_URL only SQLite is measured. The disclosure load comes from wrk
 (apt-get install wrk). Prints figures; asserts nothing.
+
+To seed once and measure again and again (e.g. before and after a change), name a database
+that is kept (a SQLite file, or a PostgreSQL database you created): the first run seeds it,
+later ones with --reuse only measure:
+
+    .venv/bin/python bench/insight.py --url URL --reuse --no-disclosure
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from flask import Flask  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
 
 from bench.databases import each_database, sign_in  # noqa: E402
-from bench.insight_seed import Seeded, seed  # noqa: E402
+from bench.insight_seed import Seeded, reused, seed  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.db import utcnow  # noqa: E402
 from portal.i18n import SHANGHAI  # noqa: E402
@@ -172,18 +178,42 @@ def disclosure_load(url: str, workers: int, seconds: int) -> None:
         server.wait(timeout=30)
 
 
-def run(label: str, url: str, n: int, rounds: int, workers: int, seconds: int) -> None:
-    """Migrate, seed, measure and print one database."""
+def rebuild_facts(app: Flask, skip_vacuum: bool) -> None:
+    """Recount the day tables, as `kuaisu insight rebuild` does after a bulk load."""
+    from portal.db import new_session
+    from portal.facts_upkeep import rebuild
+    from portal.insight_cli import vacuum_facts
+
+    with app.app_context():
+        started = time.perf_counter()
+        with new_session(write=True) as session:
+            cases = rebuild(session)
+            session.commit()
+        print(f"kuaisu insight rebuild: {cases:,} cases in {time.perf_counter() - started:.0f} s", flush=True)
+        if not skip_vacuum:
+            # As `kuaisu insight rebuild` does (and autovacuum would, some time later).
+            started = time.perf_counter()
+            vacuum_facts(app.extensions["kuaisu.engine"])
+            print(f"VACUUM ANALYZE of the facts tables: {time.perf_counter() - started:.1f} s", flush=True)
+
+
+def run(label: str, url: str, args: argparse.Namespace) -> None:
+    """Migrate, seed (unless reused), measure and print one database."""
     upgrade(url)
     started = time.perf_counter()
     engine = create_engine(url)
-    seeded = seed(engine, n, utcnow())
+    seeded = reused(engine) if args.reuse else None
+    rebuild_tables = seeded is None or args.rebuild
+    if seeded is None:
+        seeded = seed(engine, args.complaints, utcnow())
+        print(
+            f"\n{label}: seeded {args.complaints:,} complaints over 12 months (+events, stage clocks) "
+            f"in {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
+    else:
+        print(f"\n{label}: reusing the seeded database", flush=True)
     engine.dispose()
-    print(
-        f"\n{label}: seeded {n:,} complaints over 12 months (+events, stage clocks) "
-        f"in {time.perf_counter() - started:.0f} s",
-        flush=True,
-    )
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     app = create_app(
         {
@@ -196,19 +226,14 @@ def run(label: str, url: str, n: int, rounds: int, workers: int, seconds: int) -
         }
     )
     # The seed writes rows directly, past the ORM: recount the day tables as after a bulk load.
-    with app.app_context():
-        from portal.db import new_session
-        from portal.facts_upkeep import rebuild
-
-        started = time.perf_counter()
-        with new_session(write=True) as session:
-            cases = rebuild(session)
-            session.commit()
-        print(f"kuaisu insight rebuild: {cases:,} cases in {time.perf_counter() - started:.0f} s", flush=True)
-    dashboards(app, seeded, rounds)
+    if rebuild_tables:
+        rebuild_facts(app, args.no_vacuum)
+    dashboards(app, seeded, args.rounds)
     app.extensions["kuaisu.engine"].dispose()
+    if args.no_disclosure:
+        return
     if shutil.which("wrk"):
-        disclosure_load(url, workers, seconds)
+        disclosure_load(url, args.workers, args.seconds)
     else:
         print("disclosure load skipped: apt-get install wrk")
 
@@ -221,11 +246,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--skip-sqlite", action="store_true", help="measure PostgreSQL only")
+    parser.add_argument("--url", help="measure this database only (kept afterwards), e.g. to --reuse it")
+    parser.add_argument("--reuse", action="store_true", help="skip seeding and rebuild if --url is seeded")
+    parser.add_argument("--rebuild", action="store_true", help="with --reuse: rebuild the tables anyway")
+    parser.add_argument("--no-vacuum", action="store_true", help="leave the rebuilt tables to autovacuum")
+    parser.add_argument("--no-disclosure", action="store_true", help="skip the gunicorn disclosure load")
     args = parser.parse_args()
+    if args.url:
+        run("SQLite" if args.url.startswith("sqlite") else "PostgreSQL", args.url, args)
+        return
     each_database(
-        lambda label, url: run(label, url, args.complaints, args.rounds, args.workers, args.seconds),
-        prefix="kuaisu-insight",
-        sqlite=not args.skip_sqlite,
+        lambda label, url: run(label, url, args), prefix="kuaisu-insight", sqlite=not args.skip_sqlite
     )
 
 

@@ -320,6 +320,30 @@ def seed(engine: Engine, n: int, now: datetime) -> Seeded:
     return seeded
 
 
+def reused(engine: Engine) -> Seeded | None:
+    """Return the ids of an already seeded database, or None if it holds no complaints."""
+    with engine.connect() as conn:
+        if conn.scalar(text("SELECT count(*) FROM (SELECT 1 FROM complaint LIMIT 1) AS one")) == 0:
+            return None
+        seeded = Seeded(
+            city=conn.scalar(text("SELECT min(id) FROM regulator_unit WHERE level = 'city'")),
+            district=conn.scalar(text("SELECT min(id) FROM regulator_unit WHERE level = 'district'")),
+            market=conn.scalar(text("SELECT min(id) FROM market")),
+        )
+        accounts = {
+            f"bench-{role}-{scope}": who
+            for who, role, scope in (
+                ("district regulator", "regulator", seeded.district),
+                ("city regulator", "regulator", seeded.city),
+                ("station", "station", seeded.market),
+            )
+        }
+        for name, user_id in conn.execute(text("SELECT username, id FROM staff_user")):
+            if name in accounts:
+                seeded.users[accounts[name]] = int(user_id)
+    return seeded
+
+
 def _sql(table: str, columns: tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 

@@ -52,6 +52,8 @@ class MetricContext:
     respond_minutes: ColumnElement[Any] | int = 45
     onsite_minutes: ColumnElement[Any] | int = 90
     feedback_minutes: ColumnElement[Any] | int = 1440
+    # The longest of those limits over every case: older cases have no timed fact pending.
+    longest_minutes: int = 1440
 
 
 def _seconds(minutes: ColumnElement[Any] | int) -> ColumnElement[Any]:

@@ -150,14 +150,12 @@ def metric_context(session: Session, now: datetime) -> MetricContext:
 
 def context_of(markets: dict[int, Policy], units: dict[int, Policy], now: datetime) -> MetricContext:
     """Build the context for these overridden policies."""
-    return MetricContext(now=now, **{name: _limit_case(name, markets, units) for name in TIMED_LIMITS})
-
-
-def longest_timed_limit(session: Session) -> int:
-    """Return the longest respond, on-site or feedback limit any case runs under, in minutes."""
-    markets, units = overridden_policies(session)
     policies = [Policy(), *markets.values(), *units.values()]
-    return max(int(getattr(policy, name)) for policy in policies for name in TIMED_LIMITS)
+    return MetricContext(
+        now=now,
+        **{name: _limit_case(name, markets, units) for name in TIMED_LIMITS},
+        longest_minutes=max(int(getattr(policy, name)) for policy in policies for name in TIMED_LIMITS),
+    )
 
 
 def _per_case_statement(

@@ -144,6 +144,9 @@ Index("ix_shop_day_merchant", ShopDay.merchant_id, ShopDay.day)
 # The categories chart reads one narrow column of a unit's year: a covering index is a fifth
 # of the table's pages.
 Index("ix_unit_day_categories", UnitDay.unit_id, UnitDay.category, UnitDay.day, UnitDay.__table__.c.valid)
+# Ranking a subtree's shops reads only these narrow entries (PostgreSQL: index-only scans).
+Index("ix_shop_day_rank", ShopDay.unit_id, ShopDay.day, ShopDay.merchant_id, ShopDay.__table__.c.valid)
+Index("ix_shop_month_rank", ShopMonth.unit_id, ShopMonth.month, ShopMonth.merchant_id, ShopMonth.valid)
 # The dashboard re-measures cases whose clocks still run towards a deadline ahead. Partial:
 # led by stopped_at, SQLite's planner took it for every "running clocks of these cases"
 # query and walked all running clocks (the sweep's batches, 2-7x slower).

@@ -104,6 +104,11 @@ def _scopes(world: dict[str, Any]) -> list[tuple[str, FactScope, ColumnElement[b
         ("office b", FactScope(units=(office_b.id,)), Complaint.unit_id == office_b.id),
         ("market", FactScope(market=fast.id), Complaint.market_id == fast.id),
         (
+            "district narrowed to a market",
+            FactScope(units=units, market=fast.id),
+            Complaint.unit_id.in_(units) & (Complaint.market_id == fast.id),
+        ),
+        (
             "merchant's own view",
             FactScope(merchant=one.id, complaints_only=True),
             (Complaint.merchant_id == one.id)
