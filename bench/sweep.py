@@ -9,8 +9,8 @@ same moment (nothing due). --scenario late: the sweep was down for an hour, so e
 case has every card from its reminder on, most of them escalating. Each market's station and
 the office have a group robot, so every card also queues its deliveries, as in a deployment
 (--no-channels: none, the figures before 2026-11-23 were taken so). PostgreSQL is measured
-when KUAISU_BENCH_PG_URL or
-KUAISU_TEST_DATABASE_URL names a server; a fresh database is created there and dropped.
+when KUAISU_TEST_DATABASE_URL names a server (bench/databases.py: a fresh database is created
+there and dropped).
 Prints figures; asserts nothing.
 """
 
@@ -21,7 +21,6 @@ import os
 import random
 import secrets
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -29,10 +28,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.databases import each_database
 from portal import create_app
 from portal.audit import GENESIS, chain_hash
 from portal.clock import CardKind, Policy, Stage, stage_deadline
@@ -293,24 +292,10 @@ def main() -> None:
         "--no-channels", dest="channels", action="store_false", help="no group robots: no deliveries queued"
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        measure("SQLite", f"sqlite:///{tmp}/bench.db", args.cases, args.due, args.scenario, args.channels)
-    server = os.environ.get("KUAISU_BENCH_PG_URL") or os.environ.get("KUAISU_TEST_DATABASE_URL")
-    if not server:
-        print("PostgreSQL: skipped (set KUAISU_BENCH_PG_URL, or run under .ci/with-postgres.sh)")
-        return
-    name = f"kuaisu_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = make_url(server).set(database=name).render_as_string(hide_password=False)
-        measure("PostgreSQL", url, args.cases, args.due, args.scenario, args.channels)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
+    each_database(
+        lambda label, url: measure(label, url, args.cases, args.due, args.scenario, args.channels),
+        prefix="kuaisu-bench-sweep",
+    )
 
 if __name__ == "__main__":
     main()
