@@ -17,6 +17,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Kuaisu app: config, database, i18n, security, blueprints, errors."""
     from portal import db, errors, facts_queue, i18n, notify, security, shedding
     from portal.config import load_config
+    from portal.formparser import KuaisuRequest
 
     app = Flask(
         __name__,
@@ -24,6 +25,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=None,
     )
+    app.request_class = KuaisuRequest
     load_config(app, test_config)
     if app.config["TRUSTED_PROXIES"]:
         proxies = int(app.config["TRUSTED_PROXIES"])

@@ -158,7 +158,9 @@ def load_config(
         WTF_CSRF_SSL_STRICT=secure,
         BABEL_DEFAULT_LOCALE="zh_Hans_CN",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
-        RATELIMIT_HEADERS_ENABLED=True,
+        # No X-RateLimit-* headers: they cost two storage round trips on every limited
+        # request. A 429 still says Retry-After (portal/security.retry_after).
+        RATELIMIT_HEADERS_ENABLED=False,
     )
     settings.update({k: v for k, v in (test_config or {}).items() if k.startswith("SESSION_")})
     app.config.update(settings)

@@ -12,6 +12,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from portal import sqlite_turns
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -50,10 +52,15 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def _sqlite_pragmas(engine: Engine, lock_timeout_ms: int) -> None:
-    """Make SQLite durable and concurrent: WAL, FULL sync, busy timeout, explicit BEGIN."""
+    """Make SQLite durable and concurrent: WAL, FULL sync, busy timeout, explicit BEGIN.
+
+    Writers also take turns before BEGIN IMMEDIATE (portal/sqlite_turns.py), so the write
+    lock passes from one to the next without waiting out SQLite's busy-handler sleeps.
+    """
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        sqlite_turns.attach(dbapi_connection, engine.url.database)
         # The driver's own implicit BEGIN would hide the lock mode; we issue it ourselves.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -68,6 +75,8 @@ def _sqlite_pragmas(engine: Engine, lock_timeout_ms: int) -> None:
         # A deferred BEGIN that later writes skips the busy handler and fails with
         # "database is locked"; writers take the lock up front (PITFALLS: SQLite).
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        if mode != "DEFERRED":
+            conn.connection.dbapi_connection.take_turn(lock_timeout_ms / 1000)
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
@@ -77,7 +86,11 @@ def make_engine(url: str, *, pooled: bool = True, lock_timeout_ms: int = 10_000)
         engine = create_engine(
             url,
             hide_parameters=True,  # bound values hold phones; never in logs, even with echo
-            connect_args={"timeout": lock_timeout_ms / 1000, "check_same_thread": False},
+            connect_args={
+                "timeout": lock_timeout_ms / 1000,
+                "check_same_thread": False,
+                "factory": sqlite_turns.TurnTakingConnection,
+            },
             **({} if pooled else {"poolclass": NullPool}),
         )
         _sqlite_pragmas(engine, lock_timeout_ms)

@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from portal.security import retry_after
 from portal.shedding import OverloadedError
 
 log = logging.getLogger("kuaisu")
@@ -52,7 +53,9 @@ def _retry_page(title: str, message: str, status: int) -> tuple[str, int, dict[s
         kept=_kept_form(),
         action=request.path,
     )
-    headers = {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else {}
+    headers = {}
+    if status in (429, 503):
+        headers["Retry-After"] = retry_after(RETRY_AFTER_SECONDS) if status == 429 else RETRY_AFTER_SECONDS
     return page, status, headers
 
 
@@ -107,7 +110,7 @@ def init_app(app: Flask) -> None:
         if exc.code is None or exc.code < 400:
             return exc
         if exc.code == 429 and request.endpoint == "public.submit_form":
-            # The limiter adds Retry-After; the shopper keeps what they typed.
+            # The shopper keeps what they typed, and learns when to send it again.
             return _retry_page(
                 _("Please wait a moment"),
                 _(
@@ -132,7 +135,10 @@ def init_app(app: Flask) -> None:
         }
         title = titles.get(exc.code, _("Something went wrong"))
         message = messages.get(exc.code, _("Please go back and try again."))
-        return render_template("error.html", title=title, message=message), exc.code
+        page = render_template("error.html", title=title, message=message)
+        if exc.code == 429:
+            return page, 429, {"Retry-After": retry_after(RETRY_AFTER_SECONDS)}
+        return page, exc.code
 
     @app.errorhandler(500)
     def _server_error(_exc: Exception) -> tuple[str, int]:

@@ -13,11 +13,12 @@ from werkzeug.exceptions import HTTPException
 
 from portal.apikeys import find_key
 from portal.db import get_session, utcnow
+from portal.errors import RETRY_AFTER_SECONDS
 from portal.open311 import Open311Error, find_requests, service_definition, services
 from portal.open311_format import FORMATS, error, render, render_object
 from portal.open311_intake import create_request, poster_code_of
 from portal.phones import PhoneError, normalise_mobile, phone_digest
-from portal.security import csrf, limiter
+from portal.security import csrf, limiter, retry_after
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 csrf.exempt(bp)
@@ -58,7 +59,10 @@ def _refused(exc: Open311Error) -> Response:
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Response:
-    return error(_requested_format(), exc.code or 500, exc.description or exc.name)
+    response = error(_requested_format(), exc.code or 500, exc.description or exc.name)
+    if exc.code == 429:
+        response.headers["Retry-After"] = retry_after(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _requested_format() -> str:

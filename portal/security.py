@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import time
+
 from flask import Flask, Response, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -14,6 +17,14 @@ _CSP = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
     "script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+
+
+def retry_after(fallback: str) -> str:
+    """Seconds until the breached rate limit's window resets, for a 429's Retry-After."""
+    breached = limiter.current_limit
+    if breached is None:
+        return fallback
+    return str(max(1, math.ceil(breached.reset_at - time.time())))
 
 
 def init_app(app: Flask) -> None:

@@ -197,6 +197,7 @@ def test_the_phone_limit_of_the_form_applies(
     assert codes == [201, 201, 429]
     refused = client.post("/open311/v2/requests.json", data=fields)
     assert refused.get_json()[0]["code"] == 429
+    assert int(refused.headers["Retry-After"]) > 0
     app.extensions["kuaisu.engine"].dispose()
 
 
