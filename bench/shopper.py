@@ -56,6 +56,7 @@ class Run:
     errors: int = 0
     elapsed: float = 0.0
     cpu_ms: float = float("nan")
+    client_cpu_ms: float = float("nan")
 
     def add(self, status: int, latency_s: float) -> None:
         """Record one answered request."""
@@ -255,15 +256,18 @@ def line(label: str, run: Run) -> str:
     statuses = ",".join(f"{code}x{n}" for code, n in sorted(run.statuses.items()))
     return (
         f"  {label:<34} {run.rate:7.1f} req/s  p50 {run.pct(50):7.1f} ms  p99 {run.pct(99):7.1f} ms  "
-        f"server CPU {run.cpu_ms:5.2f} ms/req  [{statuses}{f', errors {run.errors}' if run.errors else ''}]"
+        f"server CPU {run.cpu_ms:5.2f} ms/req (client {run.client_cpu_ms:4.2f})  "
+        f"[{statuses}{f', errors {run.errors}' if run.errors else ''}]"
     )
 
 
 async def timed(server: Server, phase: Awaitable[Run]) -> Run:
-    """Run a phase and charge it the server's CPU time per answered request."""
-    before = server.cpu_seconds()
+    """Run a phase and charge it the server's (and this client's) CPU time per answered request."""
+    before, client_before = server.cpu_seconds(), time.process_time()
     run = await phase
-    run.cpu_ms = (server.cpu_seconds() - before) * 1000 / max(len(run.latencies_ms), 1)
+    answered = max(len(run.latencies_ms), 1)
+    run.cpu_ms = (server.cpu_seconds() - before) * 1000 / answered
+    run.client_cpu_ms = (time.process_time() - client_before) * 1000 / answered
     return run
 
 
