@@ -1,19 +1,32 @@
-"""A batch of events (the clock sweep): staff and channels read at once, deliveries written at once."""
+"""A batch of events (the clock sweep): staff and channels read at once, events kept per recipient."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Table, and_, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from portal import bulk
-from portal.models import Complaint, Delivery, NotificationChannel, User
+from portal.audit import ChainedEvent
+from portal.models import Complaint, NotificationChannel, User
+from portal.notify_messages import Notice, render_body
 
 # session.info key; notify's after-commit and after-rollback hooks drop it.
 BATCH_KEY = "kuaisu.notify_batch"
+# Who one delivery goes to: (channel kind, channel id, staff user id); "email" for a user.
+RecipientKey = tuple[str, int | None, int | None]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchEvent:
+    """One notifiable event of the batch, kept until the batch's messages are written."""
+
+    complaint: Complaint
+    kind: str
+    data: dict[str, Any] | None
 
 
 @dataclass
@@ -24,7 +37,25 @@ class Batch:
     shop_staff: dict[int, list[User]] = field(default_factory=dict)
     market_channels: dict[int, list[NotificationChannel]] = field(default_factory=dict)
     unit_channels: dict[int, list[NotificationChannel]] = field(default_factory=dict)
-    deliveries: list[dict[str, Any]] = field(default_factory=list)  # rows for write_batch
+    # Each recipient's events in the order they were issued (notify_digest writes them).
+    events: dict[RecipientKey, list[BatchEvent]] = field(default_factory=dict)
+    now: datetime | None = None
+
+    def add(
+        self,
+        complaint: Complaint,
+        event: ChainedEvent,
+        users: Sequence[User],
+        channels: Sequence[NotificationChannel],
+        now: datetime,
+    ) -> None:
+        """Keep an event for each of its recipients."""
+        kept = BatchEvent(complaint, event.kind, event.data)
+        self.now = now
+        for user in users:
+            self.events.setdefault(("email", None, user.id), []).append(kept)
+        for channel in channels:
+            self.events.setdefault((channel.kind, channel.id, None), []).append(kept)
 
 
 def prefetch(session: Session, complaints: Sequence[Complaint]) -> None:
@@ -66,9 +97,19 @@ def prefetch(session: Session, complaints: Sequence[Complaint]) -> None:
     session.info[BATCH_KEY] = batch
 
 
-def write_batch(session: Session) -> None:
-    """Insert the deliveries the batch's events called for, in one statement."""
-    batch: Batch | None = session.info.get(BATCH_KEY)
-    if batch is not None and batch.deliveries:
-        bulk.insert_rows(session, cast(Table, Delivery.__table__), batch.deliveries)
-        batch.deliveries = []
+def delivery_row(
+    notice: Notice, recipient: RecipientKey, now: datetime, complaint_id: int | None
+) -> dict[str, Any]:
+    """Return the values of one pending delivery, due at once."""
+    kind, channel_id, user_id = recipient
+    return {
+        "channel_id": channel_id,
+        "user_id": user_id,
+        "complaint_id": complaint_id,
+        "subject": notice.subject,
+        "body": render_body(notice, kind),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
