@@ -20,6 +20,7 @@ from portal.cards import ChainWriter, DueCard, claim, due_cards
 from portal.caseclocks import CaseClocks
 from portal.clock import CardKind, Stage
 from portal.clockstate import Clock, card_after
+from portal.collector import fewer_collections
 from portal.db import begin_write
 from portal.escalation import escalate
 from portal.models import Complaint, RegulatorUnit, StageClock
@@ -223,13 +224,14 @@ def run_sweep(
     now = now.astimezone(UTC)
     report = SweepReport()
     calendar: WorkCalendar | None = None
-    while True:
-        with open_session() as session:
-            begin_write(session)
-            calendar = calendar or work_calendar(session)
-            found, ripe = sweep_batch(session, now, salt, batch, report, calendar)
-            session.commit()
-        # Every ripe clock moves on (a card, a stop, or a repair), so a full batch means more
-        # may be due; a full batch with none ripe means another sweep took them all.
-        if found < batch or ripe == 0:
-            return report
+    with fewer_collections():
+        while True:
+            with open_session() as session:
+                begin_write(session)
+                calendar = calendar or work_calendar(session)
+                found, ripe = sweep_batch(session, now, salt, batch, report, calendar)
+                session.commit()
+            # Every ripe clock moves on (a card, a stop, or a repair), so a full batch means more
+            # may be due; a full batch with none ripe means another sweep took them all.
+            if found < batch or ripe == 0:
+                return report
