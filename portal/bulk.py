@@ -19,6 +19,7 @@ from sqlalchemy.types import ARRAY
 
 # SQLite's statement parameter limit is 32,766; a multi-row VALUES stays well inside it.
 _SQLITE_ROWS = 500
+_JSON = json.JSONEncoder(ensure_ascii=False)  # as json.dumps(v, ensure_ascii=False), built once
 
 
 def _naive_utc(value: datetime) -> datetime:
@@ -41,7 +42,7 @@ def _converter(table: Table, name: str, sqlite: bool) -> Callable[[Any], Any]:
     """Return how a value of this column is handed to the driver."""
     kind = table.c[name].type
     if isinstance(kind, JSON):
-        return lambda v: None if v is None else json.dumps(v, ensure_ascii=False)
+        return lambda v: None if v is None else _JSON.encode(v)
     if isinstance(getattr(kind, "impl_instance", kind), DateTime):
         if sqlite:
             return lambda v: None if v is None else _sqlite_time(v)

@@ -24,7 +24,7 @@ from portal import audit
 from portal.audit import ChainedEvent
 from portal.db import begin_write, utcnow
 from portal.models import Complaint, Delivery, NotificationChannel, User
-from portal.notify_batch import BATCH_KEY, Batch, delivery_row, prefetch
+from portal.notify_batch import BATCH_KEY, Batch, BatchEvent, delivery_row, prefetch
 from portal.notify_digest import write_digests
 from portal.notify_messages import case_notice, check_notice, render_body, staff_language
 from portal.notify_outbox import RetryPolicy, mark_channel_health, send_pass
@@ -141,21 +141,46 @@ def enqueue_for_event(session: Session, complaint: Complaint, event: ChainedEven
         return
     config = current_app.config
     # Without a mail server personal emails could never go out: staff are not even looked up.
-    users, channels = recipients(session, complaint, event.kind, email=bool(config.get("SMTP_HOST")))
+    email = bool(config.get("SMTP_HOST"))
+    batch: Batch | None = session.info.get(BATCH_KEY)
+    if batch is not None:
+        _keep_for_digest(session, batch, complaint, event, now, email=email)
+        return
+    users, channels = recipients(session, complaint, event.kind, email=email)
     if not users and not channels:
         return
     session.info[_KICK] = True
-    batch: Batch | None = session.info.get(BATCH_KEY)
-    if batch is not None:
-        # The sweep: each recipient gets one digest of the batch (notify_digest.write_digests).
-        batch.add(complaint, event, users, channels, now)
-        return
     with staff_language(config["BABEL_DEFAULT_LOCALE"]):
         notice = case_notice(complaint, event.kind, config["BASE_URL"])
         rows = [delivery_row(notice, ("email", None, u.id), now, complaint.id) for u in users]
         rows += [delivery_row(notice, (c.kind, c.id, None), now, complaint.id) for c in channels]
     # Added, not flushed: the caller's flush writes them with the event.
     session.add_all(Delivery(**row) for row in rows)
+
+
+def _keep_for_digest(
+    session: Session, batch: Batch, complaint: Complaint, event: ChainedEvent, now: datetime, *, email: bool
+) -> None:
+    """The sweep: keep the event for its recipients' digests (notify_digest.write_digests)."""
+    # Who hears of an event depends on these alone (see recipients): thousands of events in a
+    # batch resolve a few hundred times.
+    key = (
+        event.kind,
+        complaint.kind,
+        complaint.assignee_id,
+        complaint.merchant_id,
+        complaint.market_id,
+        complaint.unit_id,
+        email,
+    )
+    found = batch.recipients.get(key)
+    if found is None:
+        users, channels = recipients(session, complaint, event.kind, email=email)
+        found = [("email", None, u.id) for u in users] + [(c.kind, c.id, None) for c in channels]
+        batch.recipients[key] = found
+    if found:
+        batch.add(BatchEvent(complaint, event.kind, event.data), found, now)
+        session.info[_KICK] = True
 
 
 def send_check(session: Session, channel: NotificationChannel, now: datetime) -> str | None:

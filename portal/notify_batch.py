@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from portal.audit import ChainedEvent
 from portal.models import Complaint, NotificationChannel, User
 from portal.notify_messages import Notice, render_body
 
@@ -39,23 +38,14 @@ class Batch:
     unit_channels: dict[int, list[NotificationChannel]] = field(default_factory=dict)
     # Each recipient's events in the order they were issued (notify_digest writes them).
     events: dict[RecipientKey, list[BatchEvent]] = field(default_factory=dict)
+    recipients: dict[tuple[Any, ...], list[RecipientKey]] = field(default_factory=dict)
     now: datetime | None = None
 
-    def add(
-        self,
-        complaint: Complaint,
-        event: ChainedEvent,
-        users: Sequence[User],
-        channels: Sequence[NotificationChannel],
-        now: datetime,
-    ) -> None:
+    def add(self, event: BatchEvent, recipients: Sequence[RecipientKey], now: datetime) -> None:
         """Keep an event for each of its recipients."""
-        kept = BatchEvent(complaint, event.kind, event.data)
         self.now = now
-        for user in users:
-            self.events.setdefault(("email", None, user.id), []).append(kept)
-        for channel in channels:
-            self.events.setdefault((channel.kind, channel.id, None), []).append(kept)
+        for recipient in recipients:
+            self.events.setdefault(recipient, []).append(event)
 
 
 def prefetch(session: Session, complaints: Sequence[Complaint]) -> None:

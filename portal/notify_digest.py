@@ -54,28 +54,38 @@ def summary(words: NoticeWords, event: BatchEvent) -> str:
     return " · ".join(parts)
 
 
-def digests(events: Sequence[BatchEvent], base_url: str) -> list[tuple[Notice, int | None]]:
-    """Return one recipient's notices for the batch, each with its case (None for a digest)."""
+Line = tuple[tuple[str, str], int]  # (case number, summary) and its size in a markdown message
+
+
+def digests(
+    events: Sequence[BatchEvent], base_url: str, lines: dict[int, Line]
+) -> list[tuple[Notice, int | None]]:
+    """Return one recipient's notices for the batch, each with its case (None for a digest).
+
+    `lines` keeps each event's line across recipients (an event goes to several), by id.
+    """
     if len(events) == 1:
         return [(case_notice(events[0].complaint, events[0].kind, base_url), events[0].complaint.id)]
     words = notice_words()
     parts: list[list[tuple[str, str]]] = [[]]
     used = 0
     for event in events:
-        line = (event.complaint.case_number, summary(words, event))
-        size = len(markdown_line(*line).encode()) + 1
+        if id(event) not in lines:
+            field = (event.complaint.case_number, summary(words, event))
+            lines[id(event)] = (field, len(markdown_line(*field).encode()) + 1)
+        field, size = lines[id(event)]
         if parts[-1] and used + size > DIGEST_BYTES:
             parts.append([])
             used = 0
-        parts[-1].append(line)
+        parts[-1].append(field)
         used += size
     link = f"{base_url.rstrip('/')}/office/"
     notices: list[tuple[Notice, int | None]] = []
-    for number, lines in enumerate(parts, 1):
-        subject = words.digest % {"count": len(lines)}
+    for number, fields in enumerate(parts, 1):
+        subject = words.digest % {"count": len(fields)}
         if len(parts) > 1:
             subject += f" ({number}/{len(parts)})"
-        notices.append((Notice(subject[:200], tuple(lines), link), None))
+        notices.append((Notice(subject[:200], tuple(fields), link), None))
     return notices
 
 
@@ -86,9 +96,10 @@ def write_digests(session: Session) -> None:
         return
     config = current_app.config
     rows: list[dict[str, Any]] = []
+    lines: dict[int, Line] = {}
     with staff_language(config["BABEL_DEFAULT_LOCALE"]):
         for recipient, events in batch.events.items():
-            for notice, complaint_id in digests(events, config["BASE_URL"]):
+            for notice, complaint_id in digests(events, config["BASE_URL"], lines):
                 rows.append(delivery_row(notice, recipient, batch.now, complaint_id))
     bulk.insert_rows(session, cast(Table, Delivery.__table__), rows)
     batch.events = {}
