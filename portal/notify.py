@@ -24,7 +24,7 @@ from portal import audit
 from portal.audit import ChainedEvent
 from portal.db import begin_write, utcnow
 from portal.models import Complaint, Delivery, NotificationChannel, User
-from portal.notify_batch import BATCH_KEY, Batch, BatchEvent, delivery_row, prefetch
+from portal.notify_batch import BATCH_KEY, Batch, BatchEvent, RecipientKey, delivery_row, prefetch
 from portal.notify_digest import write_digests
 from portal.notify_messages import case_notice, check_notice, render_body, staff_language
 from portal.notify_outbox import RetryPolicy, mark_channel_health, send_pass
@@ -152,8 +152,10 @@ def enqueue_for_event(session: Session, complaint: Complaint, event: ChainedEven
     session.info[_KICK] = True
     with staff_language(config["BABEL_DEFAULT_LOCALE"]):
         notice = case_notice(complaint, event.kind, config["BASE_URL"])
-        rows = [delivery_row(notice, ("email", None, u.id), now, complaint.id) for u in users]
-        rows += [delivery_row(notice, (c.kind, c.id, None), now, complaint.id) for c in channels]
+        to: list[RecipientKey] = [("email", None, u.id) for u in users] + [
+            (c.kind, c.id, None) for c in channels
+        ]
+        rows = [delivery_row(notice.subject, render_body(notice, r[0]), r, now, complaint.id) for r in to]
     # Added, not flushed: the caller's flush writes them with the event.
     session.add_all(Delivery(**row) for row in rows)
 
@@ -179,7 +181,8 @@ def _keep_for_digest(
         found = [("email", None, u.id) for u in users] + [(c.kind, c.id, None) for c in channels]
         batch.recipients[key] = found
     if found:
-        batch.add(BatchEvent(complaint, event.kind, event.data), found, now)
+        shop = batch.shop_names.get(complaint.merchant_id or 0)
+        batch.add(BatchEvent(complaint, event.kind, event.data, shop), found, now)
         session.info[_KICK] = True
 
 

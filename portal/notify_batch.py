@@ -10,8 +10,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from portal.models import Complaint, NotificationChannel, User
-from portal.notify_messages import Notice, render_body
+from portal.models import Complaint, Merchant, NotificationChannel, User
 
 # session.info key; notify's after-commit and after-rollback hooks drop it.
 BATCH_KEY = "kuaisu.notify_batch"
@@ -26,6 +25,7 @@ class BatchEvent:
     complaint: Complaint
     kind: str
     data: dict[str, Any] | None
+    shop: str | None  # the shop's name, read with the batch
 
 
 @dataclass
@@ -36,6 +36,7 @@ class Batch:
     shop_staff: dict[int, list[User]] = field(default_factory=dict)
     market_channels: dict[int, list[NotificationChannel]] = field(default_factory=dict)
     unit_channels: dict[int, list[NotificationChannel]] = field(default_factory=dict)
+    shop_names: dict[int, str] = field(default_factory=dict)
     # Each recipient's events in the order they were issued (notify_digest writes them).
     events: dict[RecipientKey, list[BatchEvent]] = field(default_factory=dict)
     recipients: dict[tuple[Any, ...], list[RecipientKey]] = field(default_factory=dict)
@@ -49,13 +50,15 @@ class Batch:
 
 
 def prefetch(session: Session, complaints: Sequence[Complaint]) -> None:
-    """Read the staff and channels of many cases in two queries, for the events that follow.
+    """Read the staff, channels and shop names of many cases at once, for the events that follow.
 
     The clock sweep calls this per batch (cards.ChainWriter.prefetch), so thousands of
     reminder and urge events cost no query each; the cache ends with the transaction.
     """
     batch = Batch()
     shops = {c.merchant_id for c in complaints if c.merchant_id is not None}
+    names = session.execute(select(Merchant.id, Merchant.name).where(Merchant.id.in_(shops)))
+    batch.shop_names = {shop: name for shop, name in names}
     assignees = {c.assignee_id for c in complaints if c.assignee_id is not None}
     for user in session.scalars(
         select(User)
@@ -88,16 +91,16 @@ def prefetch(session: Session, complaints: Sequence[Complaint]) -> None:
 
 
 def delivery_row(
-    notice: Notice, recipient: RecipientKey, now: datetime, complaint_id: int | None
+    subject: str, body: str, recipient: RecipientKey, now: datetime, complaint_id: int | None
 ) -> dict[str, Any]:
     """Return the values of one pending delivery, due at once."""
-    kind, channel_id, user_id = recipient
+    _kind, channel_id, user_id = recipient
     return {
         "channel_id": channel_id,
         "user_id": user_id,
         "complaint_id": complaint_id,
-        "subject": notice.subject,
-        "body": render_body(notice, kind),
+        "subject": subject,
+        "body": body,
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": now,

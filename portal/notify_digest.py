@@ -11,6 +11,7 @@ single event in the batch gets the ordinary notice of that event.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -22,11 +23,13 @@ from portal import bulk
 from portal.models import Delivery
 from portal.notify_batch import BATCH_KEY, Batch, BatchEvent, delivery_row
 from portal.notify_messages import (
-    Notice,
+    MARKDOWN_KINDS,
     NoticeWords,
+    assemble_body,
     case_notice,
-    markdown_line,
+    field_line,
     notice_words,
+    render_body,
     staff_language,
     stage_text,
 )
@@ -47,46 +50,61 @@ def summary(words: NoticeWords, event: BatchEvent) -> str:
         parts.append(stage_text(words, stage, due_at))
     if data.get("to_name"):
         parts.append(f"→ {data['to_name']}")
-    if event.complaint.merchant is not None:
-        parts.append(event.complaint.merchant.name)
+    if event.shop is not None:
+        parts.append(event.shop)
     if data.get("late"):
         parts.append(words.late)
     return " · ".join(parts)
 
 
-Line = tuple[tuple[str, str], int]  # (case number, summary) and its size in a markdown message
+@dataclass(frozen=True, slots=True)
+class DigestLine:
+    """One event's line in a digest, rendered once for all its recipients."""
+
+    markdown: str
+    plain: str
+    size: int  # bytes in a markdown message, the larger rendering
 
 
-def digests(
-    events: Sequence[BatchEvent], base_url: str, lines: dict[int, Line]
-) -> list[tuple[Notice, int | None]]:
-    """Return one recipient's notices for the batch, each with its case (None for a digest).
+def digest_line(words: NoticeWords, event: BatchEvent) -> DigestLine:
+    """Render the event's line: its case number, then what happened."""
+    label, value = event.complaint.case_number, summary(words, event)
+    markdown = field_line(label, value, "wecom")
+    return DigestLine(markdown, field_line(label, value, "email"), len(markdown.encode()) + 1)
+
+
+def messages(
+    events: Sequence[BatchEvent], channel_kind: str, base_url: str, lines: dict[int, DigestLine]
+) -> list[tuple[str, str, int | None]]:
+    """Return one recipient's (subject, body, case) for the batch; a digest belongs to no case.
 
     `lines` keeps each event's line across recipients (an event goes to several), by id.
     """
     if len(events) == 1:
-        return [(case_notice(events[0].complaint, events[0].kind, base_url), events[0].complaint.id)]
+        notice = case_notice(events[0].complaint, events[0].kind, base_url)
+        return [(notice.subject, render_body(notice, channel_kind), events[0].complaint.id)]
     words = notice_words()
-    parts: list[list[tuple[str, str]]] = [[]]
+    parts: list[list[DigestLine]] = [[]]
     used = 0
     for event in events:
-        if id(event) not in lines:
-            field = (event.complaint.case_number, summary(words, event))
-            lines[id(event)] = (field, len(markdown_line(*field).encode()) + 1)
-        field, size = lines[id(event)]
-        if parts[-1] and used + size > DIGEST_BYTES:
+        line = lines.get(id(event))
+        if line is None:
+            line = lines[id(event)] = digest_line(words, event)
+        if parts[-1] and used + line.size > DIGEST_BYTES:
             parts.append([])
             used = 0
-        parts[-1].append(field)
-        used += size
+        parts[-1].append(line)
+        used += line.size
     link = f"{base_url.rstrip('/')}/office/"
-    notices: list[tuple[Notice, int | None]] = []
-    for number, fields in enumerate(parts, 1):
-        subject = words.digest % {"count": len(fields)}
+    markdown = channel_kind in MARKDOWN_KINDS
+    found: list[tuple[str, str, int | None]] = []
+    for number, part in enumerate(parts, 1):
+        subject = words.digest % {"count": len(part)}
         if len(parts) > 1:
             subject += f" ({number}/{len(parts)})"
-        notices.append((Notice(subject[:200], tuple(fields), link), None))
-    return notices
+        rendered = [line.markdown if markdown else line.plain for line in part]
+        found.append((subject[:200], assemble_body(subject[:200], rendered, link, channel_kind), None))
+    return found
 
 
 def write_digests(session: Session) -> None:
@@ -96,10 +114,10 @@ def write_digests(session: Session) -> None:
         return
     config = current_app.config
     rows: list[dict[str, Any]] = []
-    lines: dict[int, Line] = {}
+    lines: dict[int, DigestLine] = {}
     with staff_language(config["BABEL_DEFAULT_LOCALE"]):
         for recipient, events in batch.events.items():
-            for notice, complaint_id in digests(events, config["BASE_URL"], lines):
-                rows.append(delivery_row(notice, recipient, batch.now, complaint_id))
+            for subject, body, complaint_id in messages(events, recipient[0], config["BASE_URL"], lines):
+                rows.append(delivery_row(subject, body, recipient, batch.now, complaint_id))
     bulk.insert_rows(session, cast(Table, Delivery.__table__), rows)
     batch.events = {}

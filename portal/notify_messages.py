@@ -136,18 +136,24 @@ def check_notice(base_url: str) -> Notice:
 
 def render_body(notice: Notice, channel_kind: str) -> str:
     """Render the stored body: markdown for WeCom and DingTalk, plain text for Feishu and email."""
+    lines = [field_line(label, value, channel_kind) for label, value in notice.fields]
+    return assemble_body(notice.subject, lines, notice.link, channel_kind)
+
+
+def field_line(label: str, value: str, channel_kind: str) -> str:
+    """Render one field for a kind of channel; in markdown the value (typed by staff) is neutralised."""
+    if channel_kind in MARKDOWN_KINDS:
+        return f"> {label}：{value.translate(_MARKDOWN_SAFE)}"
+    return f"{label}：{value}"
+
+
+def assemble_body(subject: str, lines: list[str], link: str, channel_kind: str) -> str:
+    """Put rendered field lines between the subject (markdown only) and the link."""
     open_label = notice_words().open
     if channel_kind in MARKDOWN_KINDS:
-        lines = [f"**{notice.subject}**", ""]  # our own words: nothing to neutralise
-        lines += [markdown_line(label, value) for label, value in notice.fields]
-        return "\n".join([*lines, "", f"[{open_label}]({notice.link})"])
-    lines = [f"{label}：{value}" for label, value in notice.fields]
-    return "\n".join([*lines, "", f"{open_label}: {notice.link}"])
-
-
-def markdown_line(label: str, value: str) -> str:
-    """Render one field as a quoted markdown line; the value (names typed by staff) neutralised."""
-    return f"> {label}：{value.translate(_MARKDOWN_SAFE)}"
+        # The subject is our own words: nothing to neutralise.
+        return "\n".join([f"**{subject}**", "", *lines, "", f"[{open_label}]({link})"])
+    return "\n".join([*lines, "", f"{open_label}: {link}"])
 
 
 def wecom_payload(subject: str, body: str) -> dict[str, Any]:

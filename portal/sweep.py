@@ -8,12 +8,12 @@ The lock only keeps two sweeps from doing the same work twice over.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from portal.bulk import among
 from portal.cards import ChainWriter, DueCard, claim, due_cards
@@ -23,7 +23,7 @@ from portal.clockstate import Clock, card_after
 from portal.collector import fewer_collections
 from portal.db import begin_write
 from portal.escalation import escalate
-from portal.models import Complaint, RegulatorUnit, StageClock
+from portal.models import Complaint, Market, Merchant, RegulatorUnit, StageClock
 from portal.policy import work_calendar
 from portal.regulator import end_mediation
 from portal.stages import MINUTE_STAGES
@@ -114,6 +114,26 @@ def _act(
     return action
 
 
+def _load_places(session: Session, complaints: Iterable[Complaint]) -> list[object]:
+    """Read the batch's shops, markets and units at once; return them, to keep them loaded.
+
+    The identity map holds objects weakly, so the caller keeps what this returns: a case's
+    shop or market (complaint.merchant, .market) and the unit named on an escalation are
+    then found there by their keys, without a query each. Cheaper than selectinload, whose
+    bookkeeping per case cost more than these three queries (bench/sweep.py).
+    """
+    shops, markets, units = set(), set(), set()
+    for complaint in complaints:
+        shops.add(complaint.merchant_id)
+        markets.add(complaint.market_id)
+        units.add(complaint.unit_id)
+    return [
+        *session.scalars(select(Merchant).where(Merchant.id.in_(shops - {None}))),
+        *session.scalars(select(Market).where(Market.id.in_(markets - {None}))),
+        *session.scalars(select(RegulatorUnit).where(RegulatorUnit.id.in_(units))),
+    ]
+
+
 def sweep_batch(
     session: Session,
     now: datetime,
@@ -150,14 +170,9 @@ def sweep_batch(
             .where(among(session, Complaint.id, ids))
             .order_by(Complaint.id)
             .with_for_update(of=Complaint)
-            .options(selectinload(Complaint.market), selectinload(Complaint.merchant))
         )
     }
-    # The identity map holds objects weakly: keep the batch's units, so that naming the
-    # regulator on each escalation finds them there instead of querying once per case.
-    _units = session.scalars(
-        select(RegulatorUnit).where(RegulatorUnit.id.in_({c.unit_id for c in complaints.values()}))
-    ).all()
+    _places = _load_places(session, complaints.values())
     clocks = CaseClocks(session, now, calendar, bulk=True)
     clocks.preload(ids)
     writer = ChainWriter(session, salt, bulk=True)
