@@ -164,17 +164,11 @@ def _keep_for_digest(
     session: Session, batch: Batch, complaint: Complaint, event: ChainedEvent, now: datetime, *, email: bool
 ) -> None:
     """The sweep: keep the event for its recipients' digests (notify_digest.write_digests)."""
-    # Who hears of an event depends on these alone (see recipients): thousands of events in a
-    # batch resolve a few hundred times.
-    key = (
-        event.kind,
-        complaint.kind,
-        complaint.assignee_id,
-        complaint.merchant_id,
-        complaint.market_id,
-        complaint.unit_id,
-        email,
-    )
+    # Who hears of an event depends on these alone (see recipients; the staff, by assignee and
+    # shop, only when email can go out): thousands of events in a batch resolve a few times.
+    key: tuple[object, ...] = (event.kind, complaint.kind, complaint.market_id, complaint.unit_id)
+    if email:
+        key += (complaint.assignee_id, complaint.merchant_id)
     found = batch.recipients.get(key)
     if found is None:
         users, channels = recipients(session, complaint, event.kind, email=email)

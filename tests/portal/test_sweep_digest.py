@@ -148,3 +148,31 @@ def test_a_digest_is_retried_with_backoff_and_its_failure_shown_to_the_station(
     [posted] = [p for p in robot_endpoint.posted if "时限汇总" in p.payload["markdown"]["content"]]
     content = posted.payload["markdown"]["content"]
     assert all(c.case_number in content for c in cases)
+
+
+def test_each_shop_hears_only_of_its_own_cases_and_the_station_of_all(
+    app: Flask, session: Session, factory: Factory, robot_endpoint: Any
+) -> None:
+    from tests.factories import make_user
+
+    app.config["SMTP_HOST"] = "127.0.0.1"
+    first = factory.make_merchant()
+    second = factory.make_merchant(first.market, name="李记灯饰")
+    robot = _robot(session, first, robot_endpoint.url("wecom"))
+    staff = {
+        shop.id: make_user(session, "merchant", merchant=shop, email=f"{shop.id}@shop.cn")
+        for shop in (first, second)
+    }
+    cases = {shop.id: [factory.make_complaint(shop).complaint for _ in range(2)] for shop in (first, second)}
+    session.rollback()
+    before = session.scalars(select(Delivery.id).order_by(Delivery.id.desc())).first() or 0
+    sweep_at(app, NOW + 23 * MIN)
+    session.rollback()
+    rows = session.scalars(select(Delivery).where(Delivery.id > before)).all()
+    for shop_id, user in staff.items():
+        [digest] = [row for row in rows if row.user_id == user.id]
+        assert _listed([digest]) == Counter({(c.case_number, "提醒卡") for c in cases[shop_id]})
+    [to_station] = [row for row in rows if row.channel_id == robot.id]
+    assert _listed([to_station]) == Counter(
+        {(c.case_number, "提醒卡") for shop in cases.values() for c in shop}
+    )
