@@ -17,10 +17,10 @@ from portal.models import Complaint, Event, StageCard, StageClock
 from portal.sweep import SweepReport, run_sweep
 
 
-def sweep_at(app: Flask, when: datetime, batch: int = 500) -> SweepReport:
+def sweep_at(app: Flask, when: datetime, batch: int = 500, workers: int = 1) -> SweepReport:
     """Run the sweep in-process with an explicit now, as `kuaisu sla sweep --now` does."""
     with app.app_context():
-        return run_sweep(new_session, when, app.config["PHONE_SALT"], batch=batch)
+        return run_sweep(new_session, when, app.config["PHONE_SALT"], batch=batch, workers=workers)
 
 
 def fresh(session: Session, complaint: Complaint) -> Complaint:
