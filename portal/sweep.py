@@ -4,8 +4,9 @@ Exactly-once rests on the card rows, not on the lock: each card's unique key is 
 before its action, in the same transaction, and a key that exists is never acted on again.
 The lock only keeps two sweeps from doing the same work twice over.
 
-On PostgreSQL a sweep runs two workers, each over its own share of the cases (by case id):
-while one waits for the server to write its batch, the other prepares its own in Python.
+On PostgreSQL a sweep with more than a batch to do runs two workers, each over its own share
+of the cases (by case id): while one waits for the server to write its batch, the other
+prepares its own in Python.
 """
 
 from __future__ import annotations
@@ -261,16 +262,22 @@ def run_sweep(
 ) -> SweepReport:
     """Sweep in batches, one committed transaction each, until nothing is due at `now`.
 
-    With workers > 1 each worker thread sweeps its own share of the cases; the first error
-    stops the others after their current batch and is raised here.
+    With workers > 1, once a first full batch shows there is more to do, each worker thread
+    sweeps its own share of the cases; the first error stops the others after their current
+    batch and is raised here. (A sweep with less than a batch due stays in one thread, so
+    each recipient still gets a single digest of it.)
     """
     if now.tzinfo is None:
         raise ValueError("the sweep needs an aware `now` (UTC)")
     now = now.astimezone(UTC)
+    report = SweepReport()
     with fewer_collections():
-        if workers == 1:
-            return _sweep_share(open_session, now, salt, batch, (0, 1), threading.Event())
-        return _sweep_in_threads(open_session, now, salt, batch, workers)
+        more = _sweep_share(open_session, now, salt, batch, (0, 1), report, once=workers > 1)
+        if more:
+            for other in _sweep_in_threads(open_session, now, salt, batch, workers):
+                report.add(other)
+            report.lines.sort(key=lambda line: line.split(" ", 1)[0])  # by case number, not by worker
+    return report
 
 
 def _sweep_share(
@@ -279,12 +286,14 @@ def _sweep_share(
     salt: str,
     batch: int,
     share: tuple[int, int],
-    stop: threading.Event,
-) -> SweepReport:
-    """Sweep one share of the cases in batches until nothing in it is due (or told to stop)."""
-    report = SweepReport()
+    report: SweepReport,
+    *,
+    once: bool = False,
+    stop: threading.Event | None = None,
+) -> bool:
+    """Sweep one share of the cases in batches until nothing in it is due; return whether more may be."""
     calendar: WorkCalendar | None = None
-    while not stop.is_set():
+    while stop is None or not stop.is_set():
         with open_session() as session:
             begin_write(session)
             calendar = calendar or work_calendar(session)
@@ -293,14 +302,16 @@ def _sweep_share(
         # Every ripe clock moves on (a card, a stop, or a repair), so a full batch means more
         # may be due; a full batch with none ripe means another sweep took them all.
         if found < batch or ripe == 0:
-            break
-    return report
+            return False
+        if once:
+            return True
+    return True
 
 
 def _sweep_in_threads(
     open_session: Callable[[], Session], now: datetime, salt: str, batch: int, workers: int
-) -> SweepReport:
-    """Run one worker thread per share, each in its own app context; merge their reports."""
+) -> list[SweepReport]:
+    """Run one worker thread per share, each in its own app context; return their reports."""
     app: Any = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
     reports = [SweepReport() for _ in range(workers)]
     errors: list[BaseException] = []
@@ -310,7 +321,7 @@ def _sweep_in_threads(
         context: AbstractContextManager[Any] = app.app_context() if app is not None else nullcontext()
         try:
             with context:
-                reports[k] = _sweep_share(open_session, now, salt, batch, (k, workers), stop)
+                _sweep_share(open_session, now, salt, batch, (k, workers), reports[k], stop=stop)
         except BaseException as exc:  # raised again in the caller's thread, below
             errors.append(exc)
             stop.set()
@@ -322,8 +333,4 @@ def _sweep_in_threads(
         thread.join()
     if errors:
         raise errors[0]
-    report = reports[0]
-    for other in reports[1:]:
-        report.add(other)
-    report.lines.sort(key=lambda line: line.split(" ", 1)[0])  # by case number, not by worker
-    return report
+    return reports

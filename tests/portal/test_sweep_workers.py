@@ -82,3 +82,30 @@ def test_an_error_in_one_worker_is_raised_and_the_rerun_issues_the_rest_once(
 def test_postgresql_sweeps_with_two_workers_and_sqlite_with_one(app: Flask, database_url: str) -> None:
     with app.app_context():
         assert sweep_workers(get_engine()) == (2 if database_url.startswith("postgresql") else 1)
+
+
+def test_less_than_a_batch_stays_in_one_worker_and_one_digest(
+    app: Flask, session: Session, factory: Factory
+) -> None:
+    from portal.models import Delivery, NotificationChannel
+    from tests.portal.sweeping import digest_lines
+
+    merchant = factory.make_merchant()
+    robot = NotificationChannel(
+        kind="wecom",
+        target="https://qyapi.weixin.qq.com/x",
+        active=True,
+        created_at=NOW,
+        market_id=merchant.market_id,
+    )
+    session.add(robot)
+    session.commit()
+    cases = [factory.make_complaint(merchant).complaint for _ in range(4)]
+    session.rollback()
+    before = session.scalars(select(Delivery.id).order_by(Delivery.id.desc())).first() or 0
+    assert sweep_at(app, NOW + 23 * MIN, workers=2).counts == {"reminder": 4}
+    session.rollback()
+    [digest] = session.scalars(
+        select(Delivery).where(Delivery.id > before, Delivery.channel_id == robot.id)
+    ).all()
+    assert sorted(digest_lines(digest.body)) == sorted((c.case_number, "提醒卡") for c in cases)
