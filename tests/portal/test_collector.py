@@ -35,3 +35,14 @@ def test_overlapping_jobs_restore_the_setting_only_when_the_last_ends() -> None:
     leave.set()
     thread.join(10)
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_a_heap_the_process_froze_itself_stays_frozen() -> None:
+    gc.freeze()  # as wsgi.py does once the app is loaded
+    try:
+        frozen = gc.get_freeze_count()
+        with fewer_collections():
+            pass
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
