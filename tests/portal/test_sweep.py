@@ -108,6 +108,31 @@ def test_arrival_and_feedback_stop_their_clocks(app: Flask, session: Session, fa
     assert fresh(session, complaint).stage is None
 
 
+def test_an_escalation_stops_the_clocks_that_had_nothing_due(
+    app: Flask, session: Session, factory: Factory
+) -> None:
+    # At 46 minutes respond has breached and on site (90 min) is past half; feedback (24 h) has
+    # nothing due, yet the climb stops it with the rest of the rung.
+    climbing = factory.make_complaint(on_site=True).complaint
+    staying = factory.make_complaint(on_site=True).complaint
+    _progress(session, staying, "taken", NOW + 5 * MIN)
+    before = {c.stage: (c.id, c.next_card, c.next_card_at) for c in running(session, staying).values()}
+    report = sweep_at(app, NOW + 46 * MIN)
+    assert report.counts == {"reminder": 3, "urge": 1, "escalated": 1}  # staying: on site's reminder
+    session.rollback()
+    stopped = session.scalars(select(StageClock).where(StageClock.complaint_id == climbing.id)).all()
+    merchant_rung = {c.stage: c for c in stopped if c.rung == "merchant"}
+    assert set(merchant_rung) == {"respond", "onsite", "feedback"}
+    assert {(c.stopped_at, c.stop_reason, c.next_card_at) for c in merchant_rung.values()} == {
+        (NOW + 46 * MIN, "escalated", None)
+    }
+    assert set(running(session, climbing)) == {"respond", "onsite", "feedback", "return"}
+    assert {c.rung for c in running(session, climbing).values()} == {"station"}
+    after = {c.stage: (c.id, c.next_card, c.next_card_at) for c in running(session, staying).values()}
+    assert after["feedback"] == before["feedback"]  # nothing due: untouched
+    assert after["onsite"][1] == "urge"
+
+
 def test_the_ladder_station_then_regulator(app: Flask, session: Session, factory: Factory) -> None:
     complaint = factory.make_complaint().complaint
     sweep_at(app, NOW + 46 * MIN)
