@@ -7,8 +7,10 @@ submitted event, respond and feedback clocks, a third of them on site), then tim
 sweep at `now` (everything due issued, in committed batches) and a second sweep at the
 same moment (nothing due). --scenario late: the sweep was down for an hour, so each due
 case has every card from its reminder on, most of them escalating. Each market's station and
-the office have a group robot, so every card also queues its deliveries, as in a deployment
-(--no-channels: none, the figures before 2026-11-23 were taken so). PostgreSQL is measured
+the office have a group robot, so every batch also queues its digests for them, as in a deployment
+(--no-channels: none, the figures before 2026-11-23 were taken so; until the digests, every card
+queued one delivery per robot). The sweep runs as `kuaisu sla sweep` runs it: on PostgreSQL
+with two workers (portal/sweep.py: sweep_workers). PostgreSQL is measured
 when KUAISU_TEST_DATABASE_URL names a server (bench/databases.py: a fresh database is created
 there and dropped).
 Prints figures; asserts nothing.
@@ -48,7 +50,7 @@ from portal.models import (
     RegulatorUnit,
     StageClock,
 )
-from portal.sweep import run_sweep
+from portal.sweep import run_sweep, sweep_workers
 from portal.workdays import WorkCalendar
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
@@ -257,11 +259,12 @@ def measure(name: str, url: str, cases: int, due_share: float, scenario: str, ch
                 )
                 or 0
             )
+        workers = sweep_workers(app.extensions["kuaisu.engine"])  # as `kuaisu sla sweep` runs
         began, cpu = time.perf_counter(), time.process_time()
-        report = run_sweep(new_session, NOW, SALT)
+        report = run_sweep(new_session, NOW, SALT, workers=workers)
         busy, busy_cpu = time.perf_counter() - began, time.process_time() - cpu
         began = time.perf_counter()
-        idle = run_sweep(new_session, NOW, SALT)
+        idle = run_sweep(new_session, NOW, SALT, workers=workers)
         quiet = time.perf_counter() - began
         with new_session() as session:
             queued = session.scalar(select(func.count()).select_from(Delivery)) or 0
@@ -271,7 +274,8 @@ def measure(name: str, url: str, cases: int, due_share: float, scenario: str, ch
         f"{due:,} ({due / cases:.0%}) with a card due"
     )
     print(
-        f"  sweep with work:   {busy:6.2f} s  (this process's CPU {busy_cpu:.2f} s; load average "
+        f"  sweep with work:   {busy:6.2f} s  ({workers} worker{'s' if workers > 1 else ''}; this process's "
+        f"CPU {busy_cpu:.2f} s; load average "
         f"{os.getloadavg()[0]:.1f})  {dict(sorted(report.counts.items()))}, {report.late} late, "
         f"{queued:,} deliveries queued"
     )

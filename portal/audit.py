@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from portal.models import Complaint, Event
 
 GENESIS = "0" * 64
+# json.dumps builds an encoder per call when given options; the chain's encoding, built once.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 class ChainedEvent(Protocol):
@@ -58,7 +60,7 @@ def canonical(event: ChainedEvent, salt: str) -> bytes:
         "data": event.data,
         "created_at": event.created_at.isoformat(timespec="microseconds"),
     }
-    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return _CANONICAL.encode(record).encode()
 
 
 def chain_hash(prev_hash: str, event: ChainedEvent, salt: str) -> str:

@@ -172,7 +172,8 @@ class ChainWriter:
         data: dict[str, Any] | None = None,
     ) -> ChainedEvent:
         """Add one event at the end of the case's chain; the caller holds the case's row."""
-        self.preload([complaint.id])
+        if complaint.id not in self._tails:  # asked per event: the batch is preloaded
+            self.preload([complaint.id])
         seq, prev = self._tails[complaint.id]
         values: dict[str, Any] = {
             "complaint_id": complaint.id,

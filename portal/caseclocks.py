@@ -101,7 +101,8 @@ class CaseClocks:
 
     def running(self, complaint: Complaint) -> list[Clock]:
         """Return the case's running clocks."""
-        self.preload([complaint.id])
+        if complaint.id not in self._running:  # asked per event: the batch is preloaded
+            self.preload([complaint.id])
         return self._running[complaint.id]
 
     def find(self, complaint: Complaint, stage: Stage) -> Clock | None:

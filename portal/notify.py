@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from contextlib import nullcontext
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from flask import Flask, current_app, has_app_context, has_request_context
-from flask_babel import force_locale, get_locale
+from flask_babel import force_locale
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
@@ -25,8 +24,9 @@ from portal import audit
 from portal.audit import ChainedEvent
 from portal.db import begin_write, utcnow
 from portal.models import Complaint, Delivery, NotificationChannel, User
-from portal.notify_batch import BATCH_KEY, Batch, prefetch, write_batch
-from portal.notify_messages import Notice, case_notice, check_notice, render_body
+from portal.notify_batch import BATCH_KEY, Batch, BatchEvent, RecipientKey, delivery_row, prefetch
+from portal.notify_digest import write_digests
+from portal.notify_messages import case_notice, check_notice, render_body, staff_language
 from portal.notify_outbox import RetryPolicy, mark_channel_health, send_pass
 from portal.notify_send import SendError, SendSettings, send_message
 
@@ -141,40 +141,43 @@ def enqueue_for_event(session: Session, complaint: Complaint, event: ChainedEven
         return
     config = current_app.config
     # Without a mail server personal emails could never go out: staff are not even looked up.
-    users, channels = recipients(session, complaint, event.kind, email=bool(config.get("SMTP_HOST")))
-    if not users and not channels:
-        return
-    locale = config["BABEL_DEFAULT_LOCALE"]
-    # Staff read these in the deployment's language, whatever the shopper's browser asked for
-    # (the sweep already speaks it: switching per event cost it more than the message).
-    with nullcontext() if str(get_locale()) == locale else force_locale(locale):
-        notice = case_notice(complaint, event.kind, config["BASE_URL"])
-        rows = [_delivery(notice, "email", now, complaint.id, user_id=u.id) for u in users]
-        rows += [_delivery(notice, c.kind, now, complaint.id, channel_id=c.id) for c in channels]
+    email = bool(config.get("SMTP_HOST"))
     batch: Batch | None = session.info.get(BATCH_KEY)
     if batch is not None:
-        batch.deliveries += rows  # the sweep inserts a batch's deliveries at once
-    else:
-        # Added, not flushed: the caller's flush writes them with the event.
-        session.add_all(Delivery(**row) for row in rows)
+        _keep_for_digest(session, batch, complaint, event, now, email=email)
+        return
+    users, channels = recipients(session, complaint, event.kind, email=email)
+    if not users and not channels:
+        return
     session.info[_KICK] = True
+    with staff_language(config["BABEL_DEFAULT_LOCALE"]):
+        notice = case_notice(complaint, event.kind, config["BASE_URL"])
+        to: list[RecipientKey] = [("email", None, u.id) for u in users] + [
+            (c.kind, c.id, None) for c in channels
+        ]
+        rows = [delivery_row(notice.subject, render_body(notice, r[0]), r, now, complaint.id) for r in to]
+    # Added, not flushed: the caller's flush writes them with the event.
+    session.add_all(Delivery(**row) for row in rows)
 
 
-def _delivery(
-    notice: Notice, channel_kind: str, now: datetime, complaint_id: int | None, **recipient: int
-) -> dict[str, Any]:
-    """Return the values of one pending delivery, due at once."""
-    return {
-        "channel_id": recipient.get("channel_id"),
-        "user_id": recipient.get("user_id"),
-        "complaint_id": complaint_id,
-        "subject": notice.subject,
-        "body": render_body(notice, channel_kind),
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
+def _keep_for_digest(
+    session: Session, batch: Batch, complaint: Complaint, event: ChainedEvent, now: datetime, *, email: bool
+) -> None:
+    """The sweep: keep the event for its recipients' digests (notify_digest.write_digests)."""
+    # Who hears of an event depends on these alone (see recipients; the staff, by assignee and
+    # shop, only when email can go out): thousands of events in a batch resolve a few times.
+    key: tuple[object, ...] = (event.kind, complaint.kind, complaint.market_id, complaint.unit_id)
+    if email:
+        key += (complaint.assignee_id, complaint.merchant_id)
+    found = batch.recipients.get(key)
+    if found is None:
+        users, channels = recipients(session, complaint, event.kind, email=email)
+        found = [("email", None, u.id) for u in users] + [(c.kind, c.id, None) for c in channels]
+        batch.recipients[key] = found
+    if found:
+        shop = batch.shop_names.get(complaint.merchant_id or 0)
+        batch.add(BatchEvent(complaint, event.kind, event.data, shop), found, now)
+        session.info[_KICK] = True
 
 
 def send_check(session: Session, channel: NotificationChannel, now: datetime) -> str | None:
@@ -273,6 +276,6 @@ def init_app(app: Flask) -> None:
 
 
 # The clock sweep asks each audit listener that offers it to read ahead for a batch, and to
-# write what it kept for the batch.
+# write what it kept for the batch (one digest per recipient).
 enqueue_for_event.prefetch = prefetch  # type: ignore[attr-defined]
-enqueue_for_event.write = write_batch  # type: ignore[attr-defined]
+enqueue_for_event.write = write_digests  # type: ignore[attr-defined]

@@ -1,19 +1,31 @@
-"""A batch of events (the clock sweep): staff and channels read at once, deliveries written at once."""
+"""A batch of events (the clock sweep): staff and channels read at once, events kept per recipient."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Table, and_, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from portal import bulk
-from portal.models import Complaint, Delivery, NotificationChannel, User
+from portal.models import Complaint, Merchant, NotificationChannel, User
 
 # session.info key; notify's after-commit and after-rollback hooks drop it.
 BATCH_KEY = "kuaisu.notify_batch"
+# Who one delivery goes to: (channel kind, channel id, staff user id); "email" for a user.
+RecipientKey = tuple[str, int | None, int | None]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchEvent:
+    """One notifiable event of the batch, kept until the batch's messages are written."""
+
+    complaint: Complaint
+    kind: str
+    data: dict[str, Any] | None
+    shop: str | None  # the shop's name, read with the batch
 
 
 @dataclass
@@ -24,17 +36,29 @@ class Batch:
     shop_staff: dict[int, list[User]] = field(default_factory=dict)
     market_channels: dict[int, list[NotificationChannel]] = field(default_factory=dict)
     unit_channels: dict[int, list[NotificationChannel]] = field(default_factory=dict)
-    deliveries: list[dict[str, Any]] = field(default_factory=list)  # rows for write_batch
+    shop_names: dict[int, str] = field(default_factory=dict)
+    # Each recipient's events in the order they were issued (notify_digest writes them).
+    events: dict[RecipientKey, list[BatchEvent]] = field(default_factory=dict)
+    recipients: dict[tuple[Any, ...], list[RecipientKey]] = field(default_factory=dict)
+    now: datetime | None = None
+
+    def add(self, event: BatchEvent, recipients: Sequence[RecipientKey], now: datetime) -> None:
+        """Keep an event for each of its recipients."""
+        self.now = now
+        for recipient in recipients:
+            self.events.setdefault(recipient, []).append(event)
 
 
 def prefetch(session: Session, complaints: Sequence[Complaint]) -> None:
-    """Read the staff and channels of many cases in two queries, for the events that follow.
+    """Read the staff, channels and shop names of many cases at once, for the events that follow.
 
     The clock sweep calls this per batch (cards.ChainWriter.prefetch), so thousands of
     reminder and urge events cost no query each; the cache ends with the transaction.
     """
     batch = Batch()
     shops = {c.merchant_id for c in complaints if c.merchant_id is not None}
+    names = session.execute(select(Merchant.id, Merchant.name).where(Merchant.id.in_(shops)))
+    batch.shop_names = {shop: name for shop, name in names}
     assignees = {c.assignee_id for c in complaints if c.assignee_id is not None}
     for user in session.scalars(
         select(User)
@@ -66,9 +90,19 @@ def prefetch(session: Session, complaints: Sequence[Complaint]) -> None:
     session.info[BATCH_KEY] = batch
 
 
-def write_batch(session: Session) -> None:
-    """Insert the deliveries the batch's events called for, in one statement."""
-    batch: Batch | None = session.info.get(BATCH_KEY)
-    if batch is not None and batch.deliveries:
-        bulk.insert_rows(session, cast(Table, Delivery.__table__), batch.deliveries)
-        batch.deliveries = []
+def delivery_row(
+    subject: str, body: str, recipient: RecipientKey, now: datetime, complaint_id: int | None
+) -> dict[str, Any]:
+    """Return the values of one pending delivery, due at once."""
+    _kind, channel_id, user_id = recipient
+    return {
+        "channel_id": channel_id,
+        "user_id": user_id,
+        "complaint_id": complaint_id,
+        "subject": subject,
+        "body": body,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -30,6 +32,7 @@ HEADLINES: dict[str, Any] = {
     "breach": _l("Overdue: the time limit has passed"),
     "escalated": _l("The case was escalated"),
     "returned": _l("The case was returned"),
+    "overdue": _l("Supervision: overdue with no rung above"),
 }
 
 STAGE_NAMES: dict[str, Any] = {
@@ -60,7 +63,7 @@ class Notice:
     link: str
 
 
-class _Words:
+class NoticeWords:
     """The fixed words of a case notice in one locale, translated once (the sweep sends thousands)."""
 
     def __init__(self) -> None:
@@ -75,22 +78,30 @@ class _Words:
         self.stage_due = _("%(stage)s · due %(when)s")
         self.subject = _("[Kuaisu] %(headline)s %(case)s")
         self.open = _("Open in the back office")
+        self.digest = _("[Kuaisu] Clock digest: %(count)s cards and escalations")
+        self.late = _("issued late")
 
 
-_WORDS: dict[str, _Words] = {}
+_WORDS: dict[str, NoticeWords] = {}
 
 
-def _words() -> _Words:
-    """Return the fixed words in the current locale."""
+def staff_language(locale: str) -> AbstractContextManager[Any]:
+    """Speak the deployment's language to staff, whatever the shopper's browser asked for."""
+    # The sweep already speaks it: switching per event cost it more than the message.
+    return nullcontext() if str(get_locale()) == locale else force_locale(locale)
+
+
+def notice_words() -> NoticeWords:
+    """Return the fixed words of notices in the current locale (case notices and digests)."""
     locale = str(get_locale())
     if locale not in _WORDS:
-        _WORDS[locale] = _Words()
+        _WORDS[locale] = NoticeWords()
     return _WORDS[locale]
 
 
 def case_notice(complaint: Complaint, kind: str, base_url: str) -> Notice:
     """Describe an event on a case without personal data: number, shop, category, stage, link."""
-    words = _words()
+    words = notice_words()
     headline = words.headlines.get(kind, words.generic)
     if kind == "submitted" and complaint.kind == "report":
         headline = words.new_report
@@ -101,13 +112,17 @@ def case_notice(complaint: Complaint, kind: str, base_url: str) -> Notice:
         fields.append((words.market, complaint.market.name))
     fields.append((words.category, words.categories.get(complaint.category, complaint.category)))
     if complaint.stage:
-        stage = words.stages.get(complaint.stage, complaint.stage)
-        due = shanghai(complaint.stage_due_at)
-        when = f"{due:%m-%d %H:%M}" if due else ""
-        fields.append((words.stage, words.stage_due % {"stage": stage, "when": when} if due else stage))
+        fields.append((words.stage, stage_text(words, complaint.stage, complaint.stage_due_at)))
     link = f"{base_url.rstrip('/')}/office/complaints/{complaint.case_number}"
     subject = words.subject % {"headline": headline, "case": complaint.case_number}
     return Notice(subject[:200], tuple(fields), link)
+
+
+def stage_text(words: NoticeWords, stage: str, due: datetime | None) -> str:
+    """Name a stage and, when it has one, its due moment in Shanghai time."""
+    name = words.stages.get(stage, stage)
+    local = shanghai(due)
+    return words.stage_due % {"stage": name, "when": f"{local:%m-%d %H:%M}"} if local else name
 
 
 def check_notice(base_url: str) -> Notice:
@@ -121,13 +136,24 @@ def check_notice(base_url: str) -> Notice:
 
 def render_body(notice: Notice, channel_kind: str) -> str:
     """Render the stored body: markdown for WeCom and DingTalk, plain text for Feishu and email."""
-    open_label = _words().open
+    lines = [field_line(label, value, channel_kind) for label, value in notice.fields]
+    return assemble_body(notice.subject, lines, notice.link, channel_kind)
+
+
+def field_line(label: str, value: str, channel_kind: str) -> str:
+    """Render one field for a kind of channel; in markdown the value (typed by staff) is neutralised."""
     if channel_kind in MARKDOWN_KINDS:
-        lines = [f"**{notice.subject}**", ""]  # our own words: nothing to neutralise
-        lines += [f"> {label}：{value.translate(_MARKDOWN_SAFE)}" for label, value in notice.fields]
-        return "\n".join([*lines, "", f"[{open_label}]({notice.link})"])
-    lines = [f"{label}：{value}" for label, value in notice.fields]
-    return "\n".join([*lines, "", f"{open_label}: {notice.link}"])
+        return f"> {label}：{value.translate(_MARKDOWN_SAFE)}"
+    return f"{label}：{value}"
+
+
+def assemble_body(subject: str, lines: list[str], link: str, channel_kind: str) -> str:
+    """Put rendered field lines between the subject (markdown only) and the link."""
+    open_label = notice_words().open
+    if channel_kind in MARKDOWN_KINDS:
+        # The subject is our own words: nothing to neutralise.
+        return "\n".join([f"**{subject}**", "", *lines, "", f"[{open_label}]({link})"])
+    return "\n".join([*lines, "", f"{open_label}: {link}"])
 
 
 def wecom_payload(subject: str, body: str) -> dict[str, Any]:

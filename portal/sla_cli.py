@@ -14,7 +14,7 @@ from portal.audit import verify_chains
 from portal.db import get_engine, new_session, utcnow
 from portal.holidays import load_calendar, loaded_years
 from portal.models import Complaint
-from portal.sweep import run_sweep
+from portal.sweep import run_sweep, sweep_workers
 from portal.sweeplock import sweep_lock
 from portal.workdays import HolidayFileError, parse_holiday_file
 
@@ -43,11 +43,12 @@ def sla() -> None:
 def sweep_command(now_text: str | None, quiet: bool) -> None:
     """Issue every card and escalation due now, exactly once, and print what was done."""
     now = _aware(now_text)
-    with sweep_lock(get_engine()) as got:
+    engine = get_engine()
+    with sweep_lock(engine) as got:
         if not got:
             click.echo("another sweep is running; this one did nothing")
             return
-        report = run_sweep(new_session, now, current_app.config["PHONE_SALT"])
+        report = run_sweep(new_session, now, current_app.config["PHONE_SALT"], workers=sweep_workers(engine))
     if not quiet:
         for line in report.lines:
             click.echo(line)

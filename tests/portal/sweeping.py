@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.process
 import os
+import re
 from datetime import datetime
 
 from flask import Flask
@@ -16,10 +17,10 @@ from portal.models import Complaint, Event, StageCard, StageClock
 from portal.sweep import SweepReport, run_sweep
 
 
-def sweep_at(app: Flask, when: datetime, batch: int = 500) -> SweepReport:
+def sweep_at(app: Flask, when: datetime, batch: int = 500, workers: int = 1) -> SweepReport:
     """Run the sweep in-process with an explicit now, as `kuaisu sla sweep --now` does."""
     with app.app_context():
-        return run_sweep(new_session, when, app.config["PHONE_SALT"], batch=batch)
+        return run_sweep(new_session, when, app.config["PHONE_SALT"], batch=batch, workers=workers)
 
 
 def fresh(session: Session, complaint: Complaint) -> Complaint:
@@ -62,6 +63,12 @@ def running(session: Session, complaint: Complaint) -> dict[str, StageClock]:
         select(StageClock).where(StageClock.complaint_id == complaint.id, StageClock.stopped_at.is_(None))
     )
     return {clock.stage: clock for clock in rows}
+
+
+def digest_lines(body: str) -> list[tuple[str, str]]:
+    """Return the (case number, what happened) of each line of a digest, markdown or plain."""
+    lines = (re.match(r"(?:> )?([A-Z]+[0-9-]+)：(.+)", line) for line in body.splitlines())
+    return [(m[1], m[2].split(" · ")[0].split("：")[0]) for m in lines if m]
 
 
 def start_sweep_child(

@@ -23,6 +23,7 @@ from tests.conftest import NOW
 from tests.factories import Factory
 from tests.portal.sweeping import (
     card_keys,
+    digest_lines,
     events,
     fresh,
     kinds,
@@ -105,6 +106,31 @@ def test_arrival_and_feedback_stop_their_clocks(app: Flask, session: Session, fa
     assert running(session, complaint) == {}
     assert sweep_at(app, NOW + 48 * HOUR).counts == {}
     assert fresh(session, complaint).stage is None
+
+
+def test_an_escalation_stops_the_clocks_that_had_nothing_due(
+    app: Flask, session: Session, factory: Factory
+) -> None:
+    # At 46 minutes respond has breached and on site (90 min) is past half; feedback (24 h) has
+    # nothing due, yet the climb stops it with the rest of the rung.
+    climbing = factory.make_complaint(on_site=True).complaint
+    staying = factory.make_complaint(on_site=True).complaint
+    _progress(session, staying, "taken", NOW + 5 * MIN)
+    before = {c.stage: (c.id, c.next_card, c.next_card_at) for c in running(session, staying).values()}
+    report = sweep_at(app, NOW + 46 * MIN)
+    assert report.counts == {"reminder": 3, "urge": 1, "escalated": 1}  # staying: on site's reminder
+    session.rollback()
+    stopped = session.scalars(select(StageClock).where(StageClock.complaint_id == climbing.id)).all()
+    merchant_rung = {c.stage: c for c in stopped if c.rung == "merchant"}
+    assert set(merchant_rung) == {"respond", "onsite", "feedback"}
+    assert {(c.stopped_at, c.stop_reason, c.next_card_at) for c in merchant_rung.values()} == {
+        (NOW + 46 * MIN, "escalated", None)
+    }
+    assert set(running(session, climbing)) == {"respond", "onsite", "feedback", "return"}
+    assert {c.rung for c in running(session, climbing).values()} == {"station"}
+    after = {c.stage: (c.id, c.next_card, c.next_card_at) for c in running(session, staying).values()}
+    assert after["feedback"] == before["feedback"]  # nothing due: untouched
+    assert after["onsite"][1] == "urge"
 
 
 def test_the_ladder_station_then_regulator(app: Flask, session: Session, factory: Factory) -> None:
@@ -365,7 +391,7 @@ def test_a_markets_own_promise_sets_its_clocks(app: Flask, session: Session, fac
     assert sweep_at(app, NOW + 16 * MIN).counts == {"urge": 1}
 
 
-def test_cards_and_escalations_reach_the_notification_outbox(
+def test_cards_and_escalations_reach_the_notification_outbox_as_one_digest_per_recipient(
     app: Flask, session: Session, factory: Factory
 ) -> None:
     from portal.models import Delivery, NotificationChannel
@@ -375,13 +401,14 @@ def test_cards_and_escalations_reach_the_notification_outbox(
     merchant = factory.make_merchant()
     market = merchant.market
     assert market is not None
-    make_user(session, "merchant", merchant=merchant, email="owner@shop.cn")
-    for owner in ({"market_id": market.id}, {"unit_id": market.unit_id}):
-        session.add(
-            NotificationChannel(
-                kind="wecom", target="https://qyapi.weixin.qq.com/x", active=True, created_at=NOW, **owner
-            )
+    owner = make_user(session, "merchant", merchant=merchant, email="owner@shop.cn")
+    robots = {
+        name: NotificationChannel(
+            kind="wecom", target="https://qyapi.weixin.qq.com/x", active=True, created_at=NOW, **where
         )
+        for name, where in (("station", {"market_id": market.id}), ("office", {"unit_id": market.unit_id}))
+    }
+    session.add_all(robots.values())
     session.commit()
     cases = [factory.make_complaint(merchant).complaint for _ in range(2)]
     session.rollback()
@@ -389,8 +416,18 @@ def test_cards_and_escalations_reach_the_notification_outbox(
     sweep_at(app, NOW + 50 * MIN)
     session.rollback()
     rows = session.scalars(select(Delivery).order_by(Delivery.id)).all()[before:]
-    # Per case: reminder and urge to the shop's staff and the market's robot; the escalation
-    # also to the office's robot.
-    assert len(rows) == 14
-    assert {row.complaint_id for row in rows} == {c.id for c in cases}
-    assert sum(1 for row in rows if row.user_id) == 6
+    # One digest per recipient for the batch, not one message per card: the shop's staff and
+    # the market's robot hear of each case's reminder, urge and escalation; the office's robot
+    # of the escalations. A digest spans cases, so it belongs to none.
+    assert len(rows) == 3 and {row.complaint_id for row in rows} == {None}
+    to_owner = next(row for row in rows if row.user_id == owner.id)
+    to_station, to_office = (
+        next(r for r in rows if r.channel_id == robots[n].id) for n in ("station", "office")
+    )
+    numbers = sorted(c.case_number for c in cases)
+    every_card = sorted((n, what) for n in numbers for what in ("催办卡", "提醒卡", "案件已升级"))
+    assert sorted(digest_lines(to_owner.body)) == sorted(digest_lines(to_station.body)) == every_card
+    assert sorted(digest_lines(to_office.body)) == [(n, "案件已升级") for n in numbers]
+    assert to_station.subject == "[快诉] 时限汇总：6 条提醒、催办与升级"
+    assert to_office.subject == "[快诉] 时限汇总：2 条提醒、催办与升级"
+    assert "商户需" not in to_station.body and "13800138000" not in to_station.body
