@@ -18,11 +18,10 @@ from portal.public_support import (
     cached_form_page,
     gone_page,
     ip_limit,
-    phone_merchant_key,
-    phone_merchant_limit,
     prime,
     read_session,
     render_form,
+    spend_phone_limit,
     submission_from,
 )
 from portal.security import limiter
@@ -81,11 +80,6 @@ def complaint_form(code: str) -> str | tuple[str, int]:
 
 @bp.post("/c/<code>")
 @limiter.limit(ip_limit)
-@limiter.limit(
-    phone_merchant_limit,
-    key_func=phone_merchant_key,
-    deduct_when=lambda response: response.status_code == 303,
-)
 def submit_form(code: str) -> Response | str | tuple[str, int]:
     """Validate, clean the photos, then store the case in one short write transaction."""
     form = ComplaintForm()
@@ -94,9 +88,11 @@ def submit_form(code: str) -> Response | str | tuple[str, int]:
     found = poster_target(code, shop_id) if valid else None
     if found is None:
         return _refuse(code, form, shop_id)
+    sub = submission_from(form)
+    spend_phone_limit(code, sub.phone)
     # Photos are decoded before the write transaction starts, so the lock is held briefly.
     clean, refused = clean_photos(form.photos.data)
-    config, sub, store = current_app.config, submission_from(form), photo_store()
+    config, store = current_app.config, photo_store()
     # The write lock is taken here (BEGIN IMMEDIATE) and held only for the inserts.
     session = get_session()
     if revoked_since(session, found):

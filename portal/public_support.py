@@ -6,18 +6,22 @@ import secrets
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 
-from flask import current_app, render_template, request
+from flask import current_app, g, render_template, request
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
+from limits import RateLimitItem, parse
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import TooManyRequests
 
 from portal.db import new_session
 from portal.forms import ComplaintForm, parse_amount
 from portal.intake import Submission
 from portal.models import PosterCode
-from portal.phones import PhoneError, normalise_mobile, phone_digest
+from portal.phones import normalise_mobile, phone_digest
 from portal.policy import policy_for
+from portal.security import limiter
 from portal.targets import PosterView, chosen_merchant
 
 # Stand-ins for the per-request values in a cached form page; random, so no shop name can
@@ -25,6 +29,7 @@ from portal.targets import PosterView, chosen_merchant
 _CSRF_MARK = f"csrf-{secrets.token_hex(12)}"
 _IDEM_MARK = f"idem-{secrets.token_hex(12)}"
 _PAGES_MAX = 4096
+_PHONE_LIMIT = "kuaisu-phone"
 
 
 @contextmanager
@@ -152,16 +157,31 @@ def ip_limit() -> str:
     return str(current_app.config["RATELIMIT_PUBLIC_IP"])
 
 
-def phone_merchant_limit() -> str:
-    """Return the tighter limit per phone and poster."""
-    return str(current_app.config["RATELIMIT_SUBMIT_PHONE"])
-
-
-def phone_merchant_key() -> str:
+def phone_merchant_key(code: str, phone: str | None) -> str:
     """Key the tight limit on a salted phone hash and the poster, never the number itself."""
-    code = str((request.view_args or {}).get("code", "")).upper()
-    try:
-        phone = normalise_mobile(request.form.get("phone", ""))
-    except PhoneError:
-        return f"submit:{code}:{request.remote_addr}"
-    return f"submit:{code}:{phone_digest(phone, current_app.config['PHONE_SALT'])[:24]}"
+    if phone is None:  # a report without a phone: its address stands in
+        return f"submit:{code.upper()}:{request.remote_addr}"
+    return f"submit:{code.upper()}:{phone_digest(phone, current_app.config['PHONE_SALT'])[:24]}"
+
+
+@lru_cache(maxsize=16)
+def _limit_item(text: str) -> RateLimitItem:
+    return parse(text)
+
+
+def spend_phone_limit(code: str, phone: str | None) -> None:
+    """Count a valid complaint against its phone's limit for this poster, or refuse it (429).
+
+    Only a form that passed validation counts, and it counts once: one storage round trip,
+    spent just before the photos are decoded and the case is stored, so a phone that has
+    used its turns costs no photo work. Flask-Limiter's own storage and strategy keep the
+    count, so it is shared across workers and hosts like every other limit.
+    """
+    if not limiter.enabled:
+        return
+    item = _limit_item(str(current_app.config["RATELIMIT_SUBMIT_PHONE"]))
+    key = phone_merchant_key(code, phone)
+    if limiter.limiter.hit(item, _PHONE_LIMIT, key):
+        return
+    g.kuaisu_retry_at = limiter.limiter.get_window_stats(item, _PHONE_LIMIT, key).reset_time
+    raise TooManyRequests()
