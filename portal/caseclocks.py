@@ -82,6 +82,10 @@ class CaseClocks:
             self._policies[key] = policy_for(self.session, unit_id=complaint.unit_id, market=complaint.market)
         return self._policies[key]
 
+    def know_policy(self, complaint: Complaint, policy: Policy) -> None:
+        """Take the promise of the case's unit and market as already worked out by the caller."""
+        self._policies[(complaint.unit_id, complaint.market_id)] = policy
+
     def preload(self, complaint_ids: Iterable[int]) -> None:
         """Load the running clocks of many cases in one query."""
         ids = [i for i in complaint_ids if i not in self._running]

@@ -13,7 +13,7 @@ from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from portal.cards import ChainWriter
 from portal.casenumbers import next_case_number, token_hash, tracking_token
-from portal.clock import Stage, stage_deadline
+from portal.clock import Policy, Stage, stage_deadline
 from portal.models import Attachment, Complaint, Market, Merchant
 from portal.policy import policy_for, work_calendar
 from portal.repeat_flags import flag_arrival
@@ -121,12 +121,13 @@ def submit(
     salt: str,
     refused: Sequence[tuple[int, str]] = (),
     calendar: WorkCalendar | None = None,
+    policy: Policy | None = None,
     signals: SignalPolicy = SignalPolicy(),  # noqa: B008  (frozen: the configured defaults)
 ) -> Receipt:
     """Store a complaint, its photos and its first event; a retried form returns the same case.
 
-    A caller holding the write lock may pass the working-day calendar it read beforehand, so
-    the lock is not held while the calendar loads. `signals` is the repeat-phone rule the
+    A caller holding the write lock may pass the working-day calendar and the promise (policy)
+    it read beforehand, so the lock is not held while they load. `signals` is the repeat-phone rule the
     new case's flag follows (KUAISU_REPEAT_PHONE_*).
     """
     token = tracking_token(secret, sub.idempotency_key)
@@ -134,7 +135,7 @@ def submit(
     if found is not None:
         return Receipt(found, token, created=False)
     stage, rung = _first_stage(sub)
-    policy = policy_for(session, unit_id=target.unit_id, market=target.market)
+    policy = policy or policy_for(session, unit_id=target.unit_id, market=target.market)
     calendar = calendar or work_calendar(session)
     deadline = stage_deadline(stage, now, policy, calendar)
     complaint = Complaint(
@@ -166,6 +167,7 @@ def submit(
     _insert_case(session, complaint)
     flag_arrival(session, complaint, signals)
     clocks = CaseClocks(session, now, calendar, bulk=True)
+    clocks.know_policy(complaint, policy)
     clocks.open_rung(complaint, new=True)
     clocks.write()
     receipt = Receipt(complaint, token, created=True, photo_problems=list(refused))

@@ -1,6 +1,6 @@
 """What a post to a poster needs before its write transaction, kept a few seconds per worker.
 
-Every complaint reads the same poster, merchant, market, unit chain and working-day
+Every complaint reads the same poster, merchant, market, unit chain, promise and working-day
 calendar; a worker keeps them for FORM_CACHE_SECONDS (as it keeps the rendered form), so
 a renamed shop or a changed promise shows within that time. Revocation is checked again
 inside every write transaction, so a revoked poster never takes a complaint.
@@ -15,10 +15,11 @@ from flask import current_app
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from portal.clock import Policy
 from portal.db import new_session
 from portal.intake import Target
 from portal.models import PosterCode
-from portal.policy import unit_chain, work_calendar
+from portal.policy import policy_for, unit_chain, work_calendar
 from portal.targets import PosterView, find_poster, target_for
 from portal.workdays import WorkCalendar
 
@@ -35,6 +36,7 @@ class PosterTarget:
     target: Target
     known: tuple[object | None, ...]
     calendar: WorkCalendar
+    policy: Policy
     expires: float
 
 
@@ -56,8 +58,10 @@ def poster_target(code: str, shop_id: int | None) -> PosterTarget | None:
         if view is None:
             return None
         target, _merchant = target_for(session, view, shop_id)
-        known = (target.merchant, target.market, *unit_chain(session, target.unit_id))
-        fresh = PosterTarget(view, target, known, work_calendar(session), time.monotonic() + ttl)
+        chain = unit_chain(session, target.unit_id)
+        policy = policy_for(session, unit_id=target.unit_id, market=target.market)
+        known = (target.merchant, target.market, *chain)
+        fresh = PosterTarget(view, target, known, work_calendar(session), policy, time.monotonic() + ttl)
     finally:
         session.close()
     if ttl > 0:

@@ -113,6 +113,7 @@ def submit_form(code: str) -> Response | str | tuple[str, int]:
             salt=config["PHONE_SALT"],
             signals=SignalPolicy.from_config(config),
             calendar=found.calendar,
+            policy=found.policy,
         )
         session.commit()
     except IdempotencyConflictError:
