@@ -144,10 +144,14 @@ def is_writing(session: Session) -> bool:
     return bool(session.info.get(_WRITING)) and session.in_transaction()
 
 
-def get_session() -> Session:
-    """Return the session of this app context; write requests begin with the write lock."""
+def get_session(*, begin: bool = True) -> Session:
+    """Return the session of this app context; write requests begin with the write lock.
+
+    With `begin=False` a new session starts no transaction yet: the caller does its work
+    that needs no database first and calls begin_write itself, so the lock is held briefly.
+    """
     if "db_session" not in g:
-        write = has_request_context() and request.method in _WRITE_METHODS
+        write = begin and has_request_context() and request.method in _WRITE_METHODS
         g.db_session = new_session(write=write)
     session: Session = g.db_session
     return session

@@ -109,37 +109,28 @@ def _first_stage(sub: Submission) -> tuple[Stage, str]:
     return Stage.RESPOND, "merchant"
 
 
-def submit(
-    session: Session,
+@dataclass
+class Prepared:
+    """A new case worked out before the write lock: everything but its number and id."""
+
+    complaint: Complaint
+    token: str
+
+
+def prepare(
     sub: Submission,
     target: Target,
     *,
-    photos: Sequence[tuple[int, CleanPhoto]],
-    store: PhotoStore,
     now: datetime,
     secret: str,
-    salt: str,
-    refused: Sequence[tuple[int, str]] = (),
-    calendar: WorkCalendar | None = None,
-    policy: Policy | None = None,
-    signals: SignalPolicy = SignalPolicy(),  # noqa: B008  (frozen: the configured defaults)
-) -> Receipt:
-    """Store a complaint, its photos and its first event; a retried form returns the same case.
-
-    A caller holding the write lock may pass the working-day calendar and the promise (policy)
-    it read beforehand, so the lock is not held while they load. `signals` is the repeat-phone rule the
-    new case's flag follows (KUAISU_REPEAT_PHONE_*).
-    """
+    policy: Policy,
+    calendar: WorkCalendar,
+) -> Prepared:
+    """Work out the new case without asking the database, so no lock is held meanwhile."""
     token = tracking_token(secret, sub.idempotency_key)
-    found = _existing(session, sub, target)
-    if found is not None:
-        return Receipt(found, token, created=False)
     stage, rung = _first_stage(sub)
-    policy = policy or policy_for(session, unit_id=target.unit_id, market=target.market)
-    calendar = calendar or work_calendar(session)
     deadline = stage_deadline(stage, now, policy, calendar)
     complaint = Complaint(
-        case_number=next_case_number(session, now),
         tracking_hash=token_hash(token),
         idempotency_key=sub.idempotency_key,
         channel=sub.channel,
@@ -164,13 +155,48 @@ def submit(
         created_at=now,
         updated_at=now,
     )
+    return Prepared(complaint, token)
+
+
+def submit(
+    session: Session,
+    sub: Submission,
+    target: Target,
+    *,
+    photos: Sequence[tuple[int, CleanPhoto]],
+    store: PhotoStore,
+    now: datetime,
+    secret: str,
+    salt: str,
+    refused: Sequence[tuple[int, str]] = (),
+    calendar: WorkCalendar | None = None,
+    policy: Policy | None = None,
+    signals: SignalPolicy = SignalPolicy(),  # noqa: B008  (frozen: the configured defaults)
+    prepared: Prepared | None = None,
+) -> Receipt:
+    """Store a complaint, its photos and its first event; a retried form returns the same case.
+
+    A caller holding the write lock may pass the working-day calendar and the promise (policy)
+    it read beforehand, or the whole case worked out by `prepare` before it took the lock, so
+    the lock is held only for the statements. `signals` is the repeat-phone rule the new
+    case's flag follows (KUAISU_REPEAT_PHONE_*).
+    """
+    calendar = calendar or work_calendar(session)
+    policy = policy or policy_for(session, unit_id=target.unit_id, market=target.market)
+    if prepared is None:
+        prepared = prepare(sub, target, now=now, secret=secret, policy=policy, calendar=calendar)
+    found = _existing(session, sub, target)
+    if found is not None:
+        return Receipt(found, prepared.token, created=False)
+    complaint = prepared.complaint
+    complaint.case_number = next_case_number(session, now)
     _insert_case(session, complaint)
     flag_arrival(session, complaint, signals)
     clocks = CaseClocks(session, now, calendar, bulk=True)
     clocks.know_policy(complaint, policy)
     clocks.open_rung(complaint, new=True)
     clocks.write()
-    receipt = Receipt(complaint, token, created=True, photo_problems=list(refused))
+    receipt = Receipt(complaint, prepared.token, created=True, photo_problems=list(refused))
     attach_photos(session, complaint, photos, store, now, receipt)
     chain = ChainWriter(session, salt, bulk=True)
     chain.new_chain(complaint.id)

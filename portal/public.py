@@ -9,9 +9,9 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from portal.db import get_session, utcnow
+from portal.db import begin_write, get_session, utcnow
 from portal.forms import ComplaintForm
-from portal.intake import IdempotencyConflictError, submit
+from portal.intake import IdempotencyConflictError, prepare, submit
 from portal.photo_intake import clean_photos, photo_store
 from portal.poster_cache import poster_target, revoked_since
 from portal.public_support import (
@@ -93,13 +93,20 @@ def submit_form(code: str) -> Response | str | tuple[str, int]:
     # Photos are decoded before the write transaction starts, so the lock is held briefly.
     clean, refused = clean_photos(form.photos.data)
     config, store = current_app.config, photo_store()
-    # The write lock is taken here (BEGIN IMMEDIATE) and held only for the inserts.
-    session = get_session()
+    now = utcnow()
+    # Everything that needs no database is done before the write lock is taken.
+    session = get_session(begin=False)
+    fresh = not session.in_transaction()  # prime() below makes the session look begun
+    prime(session, found.known)
+    view, target = found.view, found.target
+    case = prepare(
+        sub, target, now=now, secret=config["SECRET_KEY"], policy=found.policy, calendar=found.calendar
+    )
+    if fresh:  # BEGIN IMMEDIATE: the write lock is held only for the statements and the commit
+        begin_write(session)
     if revoked_since(session, found):
         session.rollback()
         return _refuse(code, form, shop_id)
-    prime(session, found.known)
-    view, target = found.view, found.target
     try:
         receipt = submit(
             session,
@@ -108,12 +115,13 @@ def submit_form(code: str) -> Response | str | tuple[str, int]:
             photos=clean,
             refused=refused,
             store=store,
-            now=utcnow(),
+            now=now,
             secret=config["SECRET_KEY"],
             salt=config["PHONE_SALT"],
             signals=SignalPolicy.from_config(config),
             calendar=found.calendar,
             policy=found.policy,
+            prepared=case,
         )
         session.commit()
     except IdempotencyConflictError:
