@@ -75,6 +75,24 @@ def test_refused_forms_do_not_use_up_the_phone_limit(
     assert client.post(f"/c/{code}", data=complaint_form()).status_code == 303
 
 
+def test_anonymous_reports_share_their_address_s_phone_limit(
+    app_config: dict[str, Any], factory: Factory, session: Session
+) -> None:
+    app = _app(app_config, RATELIMIT_SUBMIT_PHONE="2 per hour")
+    client = app.test_client()
+    code = factory.poster_of(factory.make_merchant()).code
+    report = {"kind": "report", "phone": "", "name": "", "consent": None}
+    here, there = {"REMOTE_ADDR": "10.0.0.7"}, {"REMOTE_ADDR": "10.0.0.8"}
+    def send(address: dict[str, str]) -> int:
+        return client.post(f"/c/{code}", data=complaint_form(**report), environ_base=address).status_code
+
+    statuses = [send(here) for _ in range(3)]
+    elsewhere = send(there)
+    app.extensions["kuaisu.engine"].dispose()
+    assert statuses == [303, 303, 429] and elsewhere == 303
+    assert _stored(session) == 3
+
+
 def test_per_address_limit_answers_429_with_retry_after(
     app_config: dict[str, Any], factory: Factory, session: Session
 ) -> None:
