@@ -14,9 +14,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.casenumbers import token_hash
-from portal.intake import Submission, Target, submit
+from portal.clock import Policy
+from portal.intake import Submission, Target, prepare, submit
 from portal.models import CaseCounter, Complaint, Event
 from portal.storage import LocalStore
+from portal.workdays import WorkCalendar
 from tests.conftest import NOW
 from tests.factories import Factory, complaint_form
 
@@ -126,6 +128,58 @@ def test_complaint_and_first_event_are_one_transaction(
     assert _count(session, Complaint) == 0
     assert _count(session, Event) == 0
     assert _count(session, CaseCounter) == 0
+
+
+def test_a_case_prepared_before_the_lock_is_stored_as_prepared(session: Session, factory: Factory) -> None:
+    merchant = factory.make_merchant()
+    target = Target(merchant.unit_id, merchant, merchant.market, factory.poster_of(merchant).id)
+    session.commit()
+    sub = Submission(
+        kind="complaint",
+        category="quality",
+        description="瓷砖有裂纹，商家拒绝退换。",
+        idempotency_key=secrets.token_urlsafe(24),
+        phone="13800138000",
+        on_site=True,
+    )
+    case = prepare(sub, target, now=NOW, secret="s" * 32, policy=Policy(), calendar=WorkCalendar({}))
+    # Worked out without the database (prepare takes no session): no number and no id yet,
+    # the clock already set.
+    assert case.complaint.case_number is None and case.complaint.id is None
+    assert case.complaint.stage_due_at == NOW + timedelta(minutes=45)
+    assert "13800138000" not in case.token
+    receipt = submit(
+        session,
+        sub,
+        target,
+        photos=[],
+        store=LocalStore("/nonexistent"),
+        now=NOW,
+        secret="s" * 32,
+        salt="s" * 32,
+        policy=Policy(),
+        calendar=WorkCalendar({}),
+        prepared=case,
+    )
+    session.commit()
+    stored = _only_case(session)
+    assert receipt.token == case.token and stored.tracking_hash == token_hash(case.token)
+    assert stored.case_number.startswith("KS") and stored.on_site
+    assert stored.stage_due_at == case.complaint.stage_due_at
+    # The same form again is the same case, whatever was prepared for it.
+    again = prepare(sub, target, now=NOW, secret="s" * 32, policy=Policy(), calendar=WorkCalendar({}))
+    retried = submit(
+        session,
+        sub,
+        target,
+        photos=[],
+        store=LocalStore("/nonexistent"),
+        now=NOW,
+        secret="s" * 32,
+        salt="s" * 32,
+        prepared=again,
+    )
+    assert not retried.created and retried.complaint.id == stored.id
 
 
 def test_case_number_format_and_daily_sequence(session: Session, factory: Factory) -> None:
