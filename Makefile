@@ -17,8 +17,10 @@ run: deps-run
 	$(BIN)/kuaisu db upgrade
 	$(BIN)/kuaisu demo
 	@echo "Kuaisu is serving on http://$(HOST):$(PORT)/  (back office: http://$(HOST):$(PORT)/office/)"
+	@# One process: the embedded rate-limit storage (memory://) counts per process, so the
+	@# per-phone limit stays exact. More workers need KUAISU_RATELIMIT_STORAGE_URI=redis://...
 	@bash .ci/sweep-loop.sh $(BIN)/kuaisu & \
-	  exec $(BIN)/gunicorn --preload --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - \
+	  exec $(BIN)/gunicorn --preload --workers 1 --threads 8 --bind $(HOST):$(PORT) --access-logfile - \
 	  --access-logformat '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss' wsgi:app
 
 test: deps-test lint test-sqlite test-postgres
