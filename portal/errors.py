@@ -53,10 +53,11 @@ def _retry_page(title: str, message: str, status: int) -> tuple[str, int, dict[s
         kept=_kept_form(),
         action=request.path,
     )
-    headers = {}
-    if status in (429, 503):
-        headers["Retry-After"] = retry_after(RETRY_AFTER_SECONDS) if status == 429 else RETRY_AFTER_SECONDS
-    return page, status, headers
+    if status == 429:
+        return page, status, {"Retry-After": retry_after(RETRY_AFTER_SECONDS)}
+    if status == 503:
+        return page, status, {"Retry-After": RETRY_AFTER_SECONDS}
+    return page, status, {}
 
 
 def _busy() -> tuple[str, int, dict[str, str]]:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from portal.casenumbers import token_hash
 from portal.clock import Policy
-from portal.intake import Submission, Target, prepare, submit
+from portal.intake import Receipt, Submission, Target, prepare, submit
 from portal.models import CaseCounter, Complaint, Event
 from portal.storage import LocalStore
 from portal.workdays import WorkCalendar
@@ -41,6 +41,14 @@ def _only_case(session: Session) -> Complaint:
     return session.scalars(select(Complaint)).one()
 
 
+def _store(session: Session, sub: Submission, target: Target, now: datetime, **options: Any) -> Receipt:
+    """Call the service as the views do, without photos."""
+    store = LocalStore("/nonexistent")
+    return submit(
+        session, sub, target, photos=[], store=store, now=now, secret="s" * 32, salt="s" * 32, **options
+    )
+
+
 def _submit_at(session: Session, factory: Factory, now: datetime, **extra: Any) -> str:
     merchant = extra.pop("merchant", None) or factory.make_merchant()
     sub = Submission(
@@ -52,16 +60,7 @@ def _submit_at(session: Session, factory: Factory, now: datetime, **extra: Any) 
         **extra,
     )
     target = Target(merchant.unit_id, merchant, merchant.market, factory.poster_of(merchant).id)
-    receipt = submit(
-        session,
-        sub,
-        target,
-        photos=[],
-        store=LocalStore("/nonexistent"),
-        now=now,
-        secret="s" * 32,
-        salt="s" * 32,
-    )
+    receipt = _store(session, sub, target, now)
     session.commit()
     return receipt.complaint.case_number
 
@@ -148,19 +147,7 @@ def test_a_case_prepared_before_the_lock_is_stored_as_prepared(session: Session,
     assert case.complaint.case_number is None and case.complaint.id is None
     assert case.complaint.stage_due_at == NOW + timedelta(minutes=45)
     assert "13800138000" not in case.token
-    receipt = submit(
-        session,
-        sub,
-        target,
-        photos=[],
-        store=LocalStore("/nonexistent"),
-        now=NOW,
-        secret="s" * 32,
-        salt="s" * 32,
-        policy=Policy(),
-        calendar=WorkCalendar({}),
-        prepared=case,
-    )
+    receipt = _store(session, sub, target, NOW, policy=Policy(), calendar=WorkCalendar({}), prepared=case)
     session.commit()
     stored = _only_case(session)
     assert receipt.token == case.token and stored.tracking_hash == token_hash(case.token)
@@ -168,17 +155,7 @@ def test_a_case_prepared_before_the_lock_is_stored_as_prepared(session: Session,
     assert stored.stage_due_at == case.complaint.stage_due_at
     # The same form again is the same case, whatever was prepared for it.
     again = prepare(sub, target, now=NOW, secret="s" * 32, policy=Policy(), calendar=WorkCalendar({}))
-    retried = submit(
-        session,
-        sub,
-        target,
-        photos=[],
-        store=LocalStore("/nonexistent"),
-        now=NOW,
-        secret="s" * 32,
-        salt="s" * 32,
-        prepared=again,
-    )
+    retried = _store(session, sub, target, NOW, prepared=again)
     assert not retried.created and retried.complaint.id == stored.id
 
 
