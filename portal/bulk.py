@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, DateTime, Integer, SQLColumnExpression, Table, any_, bindparam
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.types import ARRAY
 
@@ -46,19 +48,50 @@ def _naive_utcs(values: list[Any]) -> list[Any]:
     return [None if v is None else _naive_utc(v) for v in values]
 
 
-def _converter(table: Table, name: str, sqlite: bool) -> Callable[[list[Any]], list[Any]]:
-    """Return how a column's values are handed to the driver."""
+def _json_texts(values: list[Any]) -> list[Any]:
+    return [None if v is None else _JSON.encode(v) for v in values]
+
+
+def _converter(table: Table, name: str, sqlite: bool) -> Callable[[list[Any]], list[Any]] | None:
+    """Return how a column's values are handed to the driver (None: as they are)."""
     kind = table.c[name].type
     if isinstance(kind, JSON):
-        return lambda values: [None if v is None else _JSON.encode(v) for v in values]
+        return _json_texts
     if isinstance(getattr(kind, "impl_instance", kind), DateTime):
         return _sqlite_times if sqlite else _naive_utcs
-    return lambda values: values
+    return None
+
+
+@lru_cache(maxsize=256)
+def _converters(
+    table: Table, names: tuple[str, ...], sqlite: bool
+) -> tuple[Callable[[list[Any]], list[Any]] | None, ...]:
+    return tuple(_converter(table, name, sqlite) for name in names)
 
 
 def _columns(table: Table, names: Sequence[str], rows: Sequence[dict[str, Any]], sqlite: bool) -> list[Any]:
     """Return one list of driver values per named column."""
-    return [_converter(table, name, sqlite)([row[name] for row in rows]) for name in names]
+    found = []
+    for name, convert in zip(names, _converters(table, tuple(names), sqlite), strict=True):
+        values = [row[name] for row in rows]
+        found.append(values if convert is None else convert(values))
+    return found
+
+
+@lru_cache(maxsize=256)
+def _insert_sql(
+    dialect: Dialect, table: Table, names: tuple[str, ...], unique: str | None, returning: str | None
+) -> tuple[str, str]:
+    """Return an insert's head and tail, worked out once per table and column set."""
+    quote = dialect.identifier_preparer.quote
+    # Only the table's own column names (table.c[name] refuses others) enter the SQL text;
+    # every value is a bound parameter.
+    head = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))})"
+    if dialect.name == "postgresql":
+        head += f" SELECT * FROM {_arrays(dialect, table, names)}"  # noqa: S608
+    tail = f" ON CONFLICT ({quote(unique)}) DO NOTHING" if unique is not None else ""
+    tail += f" RETURNING {quote(returning)}" if returning is not None else ""
+    return head, tail
 
 
 def _postgres(session: Session) -> bool:
@@ -81,13 +114,12 @@ def among(session: Session, column: SQLColumnExpression[int], ids: Collection[in
     return column.in_(ids)
 
 
-def _arrays(session: Session, table: Table, names: Sequence[str]) -> str:
+def _arrays(dialect: Dialect, table: Table, names: Sequence[str]) -> str:
     """Return `unnest(CAST(%(a)b AS type[]), ...)` for the named columns.
 
     Binary parameters (%b): psycopg dumps a text array element by element through a
     regular expression, ten times slower than the binary format.
     """
-    dialect = session.get_bind().dialect
     casts = (f"CAST(%({name})b AS {table.c[name].type.compile(dialect=dialect)}[])" for name in names)
     return f"unnest({', '.join(casts)})"
 
@@ -103,28 +135,24 @@ def insert_rows(
     """Insert the rows (skipping any that clash on `unique`); return the `returning` column."""
     if not rows:
         return []
-    names, quote, connection = list(rows[0]), _quote(session), session.connection()
-    # Only the table's own column names (table.c[name] refuses others) enter the SQL text;
-    # every value is a bound parameter.
-    head = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))})"
-    tail = f" ON CONFLICT ({quote(unique)}) DO NOTHING" if unique is not None else ""
-    tail += f" RETURNING {quote(returning)}" if returning is not None else ""
-    if _postgres(session):
+    connection, names = session.connection(), tuple(rows[0])
+    head, tail = _insert_sql(connection.dialect, table, names, unique, returning)
+    if connection.dialect.name == "postgresql":
         values = dict(zip(names, _columns(table, names, rows, sqlite=False), strict=True))
-        sql = f"{head} SELECT * FROM {_arrays(session, table, names)}{tail}"  # noqa: S608
-        result = connection.exec_driver_sql(sql, values)
+        result = connection.exec_driver_sql(head + tail, values)
         return list(result.scalars()) if returning is not None else []
+    marks = f"({', '.join('?' * len(names))})"
     tuples = list(zip(*_columns(table, names, rows, sqlite=True), strict=True))
     if returning is None:
-        connection.exec_driver_sql(f"{head} VALUES ({', '.join('?' * len(names))}){tail}", tuples)
+        connection.exec_driver_sql(f"{head} VALUES {marks}{tail}", tuples)
         return []
     # The driver's executemany drops RETURNING rows; many rows per VALUES keep them.
     found: list[Any] = []
     for start in range(0, len(tuples), _SQLITE_ROWS):
         chunk = tuples[start : start + _SQLITE_ROWS]
-        marks = ", ".join([f"({', '.join('?' * len(names))})"] * len(chunk))
         flat = tuple(value for row in chunk for value in row)
-        found += connection.exec_driver_sql(f"{head} VALUES {marks}{tail}", flat).scalars().all()
+        many = ", ".join([marks] * len(chunk))
+        found += connection.exec_driver_sql(f"{head} VALUES {many}{tail}", flat).scalars().all()
     return found
 
 
@@ -143,7 +171,7 @@ def update_rows(
             sets.append(f"version = {name}.version + 1")
         values = dict(zip(names, _columns(table, names, rows, sqlite=False), strict=True))
         sql = (
-            f"UPDATE {name} SET {', '.join(sets)} FROM {_arrays(session, table, names)} "  # noqa: S608
+            f"UPDATE {name} SET {', '.join(sets)} FROM {_arrays(session.get_bind().dialect, table, names)} "  # noqa: S608
             f"AS v({', '.join(map(quote, names))}) WHERE {name}.id = v.id"
         )
         session.connection().exec_driver_sql(sql, values)

@@ -24,7 +24,7 @@ _NEXT_NUMBER = text(
 def next_case_number(session: Session, now: datetime) -> str:
     """Return KS<yyyymmdd>-<n>, numbered per Shanghai day, race-free on both databases."""
     day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
-    number: int = session.execute(_NEXT_NUMBER, {"day": day}).scalar_one()
+    number: int = session.connection().execute(_NEXT_NUMBER, {"day": day}).scalar_one()
     return f"KS{day}-{number:04d}"
 
 

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
+from portal import bulk
 from portal.cards import ChainWriter
 from portal.casenumbers import next_case_number, token_hash, tracking_token
 from portal.clock import Policy, Stage, stage_deadline
@@ -24,7 +25,6 @@ from portal.uploads import CleanPhoto, new_storage_key
 from portal.workdays import WorkCalendar
 
 _CASES = cast(Table, Complaint.__table__)
-_INSERT = insert(_CASES).returning(_CASES.c.id)
 _BY_KEY = select(_CASES.c.id, _CASES.c.phone, _CASES.c.poster_code_id).where(
     _CASES.c.idempotency_key == bindparam("key")
 )
@@ -81,12 +81,11 @@ def _existing(session: Session, sub: Submission, target: Target) -> Complaint | 
     return session.get(Complaint, found.id)
 
 
-def _insert_case(session: Session, complaint: Complaint) -> None:
-    """Insert a new case in one statement and keep it in the session as stored.
+def _row_of(complaint: Complaint) -> dict[str, Any]:
+    """Give every column of a new case its value or its default, on the object and in a row.
 
-    Every column gets its value (or its default) first, so reading the case afterwards asks
-    the database nothing; clocks and events follow as plain rows, so a submission costs no
-    unit-of-work flush at all.
+    Done before the write lock: under it the row only gets its number, and reading the case
+    afterwards asks the database nothing.
     """
     row: dict[str, Any] = {}
     for column in _CASES.c:
@@ -97,7 +96,17 @@ def _insert_case(session: Session, complaint: Complaint) -> None:
             value = default.arg if isinstance(default, ScalarElementColumnDefault) else None
             setattr(complaint, column.key, value)
         row[column.key] = getattr(complaint, column.key)
-    complaint.id = session.connection().execute(_INSERT, row).scalar_one()
+    return row
+
+
+def _insert_case(session: Session, case: Prepared, number: str) -> None:
+    """Insert a prepared case with its number in one statement; keep it in the session as stored.
+
+    Clocks and events follow as plain rows, so a submission costs no unit-of-work flush at all.
+    """
+    complaint = case.complaint
+    complaint.case_number = case.row["case_number"] = number
+    complaint.id = bulk.insert_rows(session, _CASES, [case.row], returning="id")[0]
     make_transient_to_detached(complaint)
     session.add(complaint)
 
@@ -115,6 +124,7 @@ class Prepared:
 
     complaint: Complaint
     token: str
+    row: dict[str, Any]
 
 
 def prepare(
@@ -155,7 +165,7 @@ def prepare(
         created_at=now,
         updated_at=now,
     )
-    return Prepared(complaint, token)
+    return Prepared(complaint, token, _row_of(complaint))
 
 
 def submit(
@@ -189,8 +199,7 @@ def submit(
     if found is not None:
         return Receipt(found, prepared.token, created=False)
     complaint = prepared.complaint
-    complaint.case_number = next_case_number(session, now)
-    _insert_case(session, complaint)
+    _insert_case(session, prepared, next_case_number(session, now))
     flag_arrival(session, complaint, signals)
     clocks = CaseClocks(session, now, calendar, bulk=True)
     clocks.know_policy(complaint, policy)

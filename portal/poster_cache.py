@@ -1,9 +1,9 @@
 """What a post to a poster needs before its write transaction, kept a few seconds per worker.
 
-Every complaint reads the same poster, merchant, market, unit chain, promise and working-day
-calendar; a worker keeps them for FORM_CACHE_SECONDS (as it keeps the rendered form), so
-a renamed shop or a changed promise shows within that time. Revocation is checked again
-inside every write transaction, so a revoked poster never takes a complaint.
+Every complaint reads the same poster, merchant, market, promise (along the unit chain) and
+working-day calendar; a worker keeps them for FORM_CACHE_SECONDS (as it keeps the rendered
+form), so a renamed shop or a changed promise shows within that time. Revocation is checked
+again inside every write transaction, so a revoked poster never takes a complaint.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from portal.clock import Policy
 from portal.db import new_session
 from portal.intake import Target
 from portal.models import PosterCode
-from portal.policy import policy_for, unit_chain, work_calendar
+from portal.policy import policy_for, work_calendar
 from portal.targets import PosterView, find_poster, target_for
 from portal.workdays import WorkCalendar
 
@@ -30,11 +30,10 @@ _REVOKED = select(PosterCode.revoked_at).where(PosterCode.id == bindparam("id"))
 
 @dataclass(frozen=True)
 class PosterTarget:
-    """A live poster's target and the records its write transaction reads (detached, read-only)."""
+    """A live poster's target and what its write transaction needs (detached, read-only)."""
 
     view: PosterView
     target: Target
-    known: tuple[object | None, ...]
     calendar: WorkCalendar
     policy: Policy
     expires: float
@@ -58,10 +57,8 @@ def poster_target(code: str, shop_id: int | None) -> PosterTarget | None:
         if view is None:
             return None
         target, _merchant = target_for(session, view, shop_id)
-        chain = unit_chain(session, target.unit_id)
         policy = policy_for(session, unit_id=target.unit_id, market=target.market)
-        known = (target.merchant, target.market, *chain)
-        fresh = PosterTarget(view, target, known, work_calendar(session), policy, time.monotonic() + ttl)
+        fresh = PosterTarget(view, target, work_calendar(session), policy, time.monotonic() + ttl)
     finally:
         session.close()
     if ttl > 0:

@@ -17,14 +17,12 @@ from portal.poster_cache import poster_target, revoked_since
 from portal.public_support import (
     cached_form_page,
     gone_page,
-    ip_limit,
-    prime,
     read_session,
     render_form,
+    spend_ip_limit,
     spend_phone_limit,
     submission_from,
 )
-from portal.security import limiter
 from portal.signals import SignalPolicy
 from portal.targets import find_poster, shops_in_market
 
@@ -79,9 +77,9 @@ def complaint_form(code: str) -> str | tuple[str, int]:
 
 
 @bp.post("/c/<code>")
-@limiter.limit(ip_limit)
 def submit_form(code: str) -> Response | str | tuple[str, int]:
     """Validate, clean the photos, then store the case in one short write transaction."""
+    spend_ip_limit()
     form = ComplaintForm()
     shop_id = request.form.get("shop", type=int)
     valid = form.validate_on_submit() and not form.website.data
@@ -96,13 +94,11 @@ def submit_form(code: str) -> Response | str | tuple[str, int]:
     now = utcnow()
     # Everything that needs no database is done before the write lock is taken.
     session = get_session(begin=False)
-    fresh = not session.in_transaction()  # prime() below makes the session look begun
-    prime(session, found.known)
     view, target = found.view, found.target
     case = prepare(
         sub, target, now=now, secret=config["SECRET_KEY"], policy=found.policy, calendar=found.calendar
     )
-    if fresh:  # BEGIN IMMEDIATE: the write lock is held only for the statements and the commit
+    if not session.in_transaction():  # BEGIN IMMEDIATE: the lock is held for the statements alone
         begin_write(session)
     if revoked_since(session, found):
         session.rollback()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -30,6 +30,7 @@ _CSRF_MARK = f"csrf-{secrets.token_hex(12)}"
 _IDEM_MARK = f"idem-{secrets.token_hex(12)}"
 _PAGES_MAX = 4096
 _PHONE_LIMIT = "kuaisu-phone"
+_IP_LIMIT = "kuaisu-ip"
 
 
 @contextmanager
@@ -40,17 +41,6 @@ def read_session() -> Iterator[Session]:
         yield session
     finally:
         session.close()
-
-
-def prime(session: Session, loaded: Iterable[object | None]) -> None:
-    """Put records read in another session into this one's identity map, without queries.
-
-    A POST reads the poster, merchant, market and unit chain before it takes SQLite's write
-    lock; priming lets the write transaction find them again without asking the database.
-    """
-    # The identity map holds records weakly: keep the merged copies alive with the session.
-    kept = session.info.setdefault("kuaisu.primed", [])
-    kept.extend(session.merge(record, load=False) for record in loaded if record is not None)
 
 
 def _page_key() -> tuple[str, bytes, str] | None:
@@ -152,11 +142,6 @@ def submission_from(form: ComplaintForm) -> Submission:
     )
 
 
-def ip_limit() -> str:
-    """Return the generous per-address limit: a whole market shares one Wi-Fi address."""
-    return str(current_app.config["RATELIMIT_PUBLIC_IP"])
-
-
 def phone_merchant_key(code: str, phone: str | None) -> str:
     """Key the tight limit on a salted phone hash and the poster, never the number itself."""
     if phone is None:  # a report without a phone: its address stands in
@@ -169,19 +154,33 @@ def _limit_item(text: str) -> RateLimitItem:
     return parse(text)
 
 
-def spend_phone_limit(code: str, phone: str | None) -> None:
-    """Count a valid complaint against its phone's limit for this poster, or refuse it (429).
+def _spend(limit: str, namespace: str, key: str) -> None:
+    """Spend one hit of a limit in Flask-Limiter's own storage and strategy, or refuse (429).
 
-    Only a form that passed validation counts, and it counts once: one storage round trip,
-    spent just before the photos are decoded and the case is stored, so a phone that has
-    used its turns costs no photo work. Flask-Limiter's own storage and strategy keep the
-    count, so it is shared across workers and hosts like every other limit.
+    The count is shared across workers and hosts like every other limit; the refusal's
+    Retry-After is the window's reset (portal/security.retry_after reads it from g).
     """
     if not limiter.enabled:
         return
-    item = _limit_item(str(current_app.config["RATELIMIT_SUBMIT_PHONE"]))
-    key = phone_merchant_key(code, phone)
-    if limiter.limiter.hit(item, _PHONE_LIMIT, key):
+    item = _limit_item(limit)
+    if limiter.limiter.hit(item, namespace, key):
         return
-    g.kuaisu_retry_at = limiter.limiter.get_window_stats(item, _PHONE_LIMIT, key).reset_time
+    g.kuaisu_retry_at = limiter.limiter.get_window_stats(item, namespace, key).reset_time
     raise TooManyRequests()
+
+
+def spend_ip_limit() -> None:
+    """Count a post against its address's generous limit: a whole market shares one Wi-Fi.
+
+    Every post that passed the CSRF check counts, valid or not, before its form is validated.
+    """
+    _spend(str(current_app.config["RATELIMIT_PUBLIC_IP"]), _IP_LIMIT, request.remote_addr or "")
+
+
+def spend_phone_limit(code: str, phone: str | None) -> None:
+    """Count a valid complaint against its phone's limit for this poster, or refuse it (429).
+
+    Only a form that passed validation counts, and it counts once, just before the photos
+    are decoded and the case is stored, so a phone that has used its turns costs no photo work.
+    """
+    _spend(str(current_app.config["RATELIMIT_SUBMIT_PHONE"]), _PHONE_LIMIT, phone_merchant_key(code, phone))
