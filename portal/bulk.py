@@ -14,7 +14,17 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, DateTime, Integer, SQLColumnExpression, Table, any_, bindparam
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    DateTime,
+    Integer,
+    SQLColumnExpression,
+    String,
+    Table,
+    any_,
+    bindparam,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.types import ARRAY
@@ -120,8 +130,20 @@ def _arrays(dialect: Dialect, table: Table, names: Sequence[str]) -> str:
     Binary parameters (%b): psycopg dumps a text array element by element through a
     regular expression, ten times slower than the binary format.
     """
-    casts = (f"CAST(%({name})b AS {table.c[name].type.compile(dialect=dialect)}[])" for name in names)
+    casts = (f"CAST(%({name})b AS {_array_type(table, name, dialect)}[])" for name in names)
     return f"unnest({', '.join(casts)})"
+
+
+def _array_type(table: Table, name: str, dialect: Dialect) -> str:
+    """Return a column's type for its array, without a length.
+
+    An explicit cast to VARCHAR(n) cuts a longer value short without a word; cast to plain
+    VARCHAR, the value meets the column's own length and a longer one is refused.
+    """
+    kind = table.c[name].type
+    if isinstance(kind, String):
+        return "VARCHAR"
+    return str(kind.compile(dialect=dialect))
 
 
 def insert_rows(

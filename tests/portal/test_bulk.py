@@ -7,6 +7,7 @@ from typing import cast
 
 import pytest
 from sqlalchemy import Table, func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from portal import bulk
@@ -115,3 +116,27 @@ def test_among_picks_the_same_rows_as_in(session: Session, factory: Factory) -> 
     ids = [factory.make_complaint().complaint.id for _ in range(3)]
     picked = session.scalars(select(Complaint.id).where(bulk.among(session, Complaint.id, [*ids[:2], 10**6])))
     assert sorted(picked) == ids[:2]
+
+
+def test_a_value_too_long_for_its_column_is_never_cut_short(session: Session, factory: Factory) -> None:
+    # PostgreSQL refuses it (an explicit cast to VARCHAR(n) would have cut it without a word);
+    # SQLite keeps it whole. Either way nothing is stored other than what was given.
+    case = factory.make_complaint().complaint
+    table, long_rung = cast(Table, Complaint.__table__), "station-and-more"
+    assert table.c.rung.type.length < len(long_rung)  # type: ignore[attr-defined]
+    try:
+        with session.begin_nested():
+            bulk.update_rows(session, table, [{"id": case.id, "rung": long_rung, "updated_at": NOW}])
+    except DBAPIError:
+        assert session.get_bind().dialect.name == "postgresql"
+    else:
+        stored = session.execute(select(Complaint.rung).where(Complaint.id == case.id)).scalar_one()
+        assert stored == long_rung
+    card = _card(case.id, "k" * 130, NOW)
+    try:
+        with session.begin_nested():
+            bulk.insert_rows(session, _CARDS, [card])
+    except DBAPIError:
+        assert session.get_bind().dialect.name == "postgresql"
+    else:
+        assert session.execute(select(StageCard.card_key)).scalar_one() == card["card_key"]
