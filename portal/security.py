@@ -21,7 +21,7 @@ _CSP = (
 
 def retry_after(fallback: str) -> str:
     """Seconds until the breached rate limit's window resets, for a 429's Retry-After."""
-    # A limit spent by hand (portal/public_support.spend_phone_limit) leaves its reset in g.
+    # A limit spent by hand (portal/public_support._spend: per address, per phone) leaves its reset in g.
     reset_at = g.get("kuaisu_retry_at")
     if reset_at is None:
         breached = limiter.current_limit
