@@ -159,7 +159,7 @@ def insert_rows(
         return []
     connection, names = session.connection(), tuple(rows[0])
     head, tail = _insert_sql(connection.dialect, table, names, unique, returning)
-    if connection.dialect.name == "postgresql":
+    if _postgres(session):
         values = dict(zip(names, _columns(table, names, rows, sqlite=False), strict=True))
         result = connection.exec_driver_sql(head + tail, values)
         return list(result.scalars()) if returning is not None else []
